@@ -1,0 +1,71 @@
+package extract
+
+// This file fixes the API that cmd/participants-etl consumes. Bodies are
+// filled in by the extract work; signatures change only by agreement.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// ErrUnauthorized is wrapped by every error caused by a 401 or 403: the
+// credentials are wrong and the whole run must stop (exit 2).
+var ErrUnauthorized = errors.New("videosdk rejected the credentials")
+
+// TokenSource hands out the bare JWT for the Authorization header.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+}
+
+// Options configures a Client. Zero values take the documented defaults.
+type Options struct {
+	BaseURL        string        // default https://api.videosdk.live
+	Tokens         TokenSource   // required
+	HTTPClient     *http.Client  // default: a client with sane transport timeouts
+	Concurrency    int           // hard cap on requests in flight, all sessions; default 8
+	PerPage        int           // default 100
+	RequestTimeout time.Duration // per attempt, body included; default 30s
+	MaxAttempts    int           // per request; default 6
+	Rate           float64       // requests/s shared by all workers; 0 = unlimited
+	MaxPages       int           // per session; default 10000
+	MaxRereads     int           // re-pagings of a session that shifted; default 3
+	MaxBodyBytes   int64         // default 32 MiB
+	Logger         *slog.Logger  // default slog.Default()
+}
+
+// Stats counts what a Client did. Safe to read at any time.
+type Stats struct {
+	Requests        int64            `json:"requests"`
+	Pages           int64            `json:"pages"`
+	RetriesByCause  map[string]int64 `json:"retries_by_cause"`
+	Rereads         int64            `json:"session_rereads"`
+	RateLimited     int64            `json:"rate_limited_responses"`
+}
+
+// SessionError is a failure confined to one session: the run goes on.
+type SessionError struct {
+	SessionID string
+	Reason    string // one line, safe for reports: no headers, no tokens
+	Err       error
+}
+
+func (e *SessionError) Error() string { return "session " + e.SessionID + ": " + e.Reason }
+func (e *SessionError) Unwrap() error { return e.Err }
+
+// InvalidLine is a line of the session list that was not sent.
+type InvalidLine struct {
+	Line   int    `json:"line"`
+	Value  string `json:"value"` // quoted, shortened, safe to log
+	Reason string `json:"reason"`
+}
+
+// SessionList is a parsed session list.
+type SessionList struct {
+	IDs        []string      // valid, distinct, in first-seen order
+	Invalid    []InvalidLine // every line that was not a plausible ID
+	Duplicates int           // lines dropped as repeats of an earlier ID
+}

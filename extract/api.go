@@ -6,7 +6,6 @@ package extract
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -39,11 +38,11 @@ type Options struct {
 
 // Stats counts what a Client did. Safe to read at any time.
 type Stats struct {
-	Requests        int64            `json:"requests"`
-	Pages           int64            `json:"pages"`
-	RetriesByCause  map[string]int64 `json:"retries_by_cause"`
-	Rereads         int64            `json:"session_rereads"`
-	RateLimited     int64            `json:"rate_limited_responses"`
+	Requests       int64            `json:"requests"`
+	Pages          int64            `json:"pages"`
+	RetriesByCause map[string]int64 `json:"retries_by_cause"`
+	Rereads        int64            `json:"session_rereads"`
+	RateLimited    int64            `json:"rate_limited_responses"`
 }
 
 // SessionError is a failure confined to one session: the run goes on.

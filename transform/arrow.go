@@ -1,0 +1,139 @@
+package transform
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/participants-etl/participants-etl/schemas"
+)
+
+// Builder accumulates Rows into Arrow record batches of schemas.Timelogs.
+// It is not safe for concurrent use.
+type Builder struct {
+	b *array.RecordBuilder
+
+	sessionID, roomID, customRoomID, participantID, name, runID *array.StringBuilder
+	index                                                       *array.Int32Builder
+	start, end, extractedAt                                     *array.TimestampBuilder
+	duration                                                    *array.Int64Builder
+}
+
+// NewBuilder returns an empty Builder; mem nil means the Go allocator.
+func NewBuilder(mem memory.Allocator) *Builder {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	b := array.NewRecordBuilder(mem, schemas.Timelogs)
+	return &Builder{
+		b:             b,
+		sessionID:     b.Field(0).(*array.StringBuilder),
+		roomID:        b.Field(1).(*array.StringBuilder),
+		customRoomID:  b.Field(2).(*array.StringBuilder),
+		participantID: b.Field(3).(*array.StringBuilder),
+		name:          b.Field(4).(*array.StringBuilder),
+		index:         b.Field(5).(*array.Int32Builder),
+		start:         b.Field(6).(*array.TimestampBuilder),
+		end:           b.Field(7).(*array.TimestampBuilder),
+		duration:      b.Field(8).(*array.Int64Builder),
+		extractedAt:   b.Field(9).(*array.TimestampBuilder),
+		runID:         b.Field(10).(*array.StringBuilder),
+	}
+}
+
+// Append adds rows to the batch being built.
+func (b *Builder) Append(rows ...Row) {
+	for i := range rows {
+		r := &rows[i]
+		b.sessionID.Append(r.SessionID)
+		appendString(b.roomID, r.RoomID)
+		appendString(b.customRoomID, r.CustomRoomID)
+		b.participantID.Append(r.ParticipantID)
+		appendString(b.name, r.ParticipantName)
+		b.index.Append(r.TimelogIndex)
+		b.start.Append(arrow.Timestamp(r.StartTime))
+		if r.EndTime != nil {
+			b.end.Append(arrow.Timestamp(*r.EndTime))
+		} else {
+			b.end.AppendNull()
+		}
+		if r.DurationMS != nil {
+			b.duration.Append(*r.DurationMS)
+		} else {
+			b.duration.AppendNull()
+		}
+		b.extractedAt.Append(arrow.Timestamp(r.ExtractedAt))
+		b.runID.Append(r.RunID)
+	}
+}
+
+func appendString(b *array.StringBuilder, s *string) {
+	if s == nil {
+		b.AppendNull()
+		return
+	}
+	b.Append(*s)
+}
+
+// Len is the number of rows appended since the last NewRecord.
+func (b *Builder) Len() int { return b.sessionID.Len() }
+
+// NewRecord returns the rows appended so far as a record batch and resets
+// the Builder. The caller releases the record.
+func (b *Builder) NewRecord() arrow.RecordBatch { return b.b.NewRecordBatch() }
+
+// Release frees the Builder's buffers.
+func (b *Builder) Release() { b.b.Release() }
+
+// FromRecord reads the rows of a schemas.Timelogs record back: the inverse
+// of Builder, for readers and tests.
+func FromRecord(rec arrow.RecordBatch) ([]Row, error) {
+	if !rec.Schema().Equal(schemas.Timelogs) {
+		return nil, fmt.Errorf("record schema %s is not participant_timelogs v1", rec.Schema())
+	}
+	col := func(i int) arrow.Array { return rec.Column(i) }
+	sessionID := col(0).(*array.String)
+	roomID := col(1).(*array.String)
+	customRoomID := col(2).(*array.String)
+	participantID := col(3).(*array.String)
+	name := col(4).(*array.String)
+	index := col(5).(*array.Int32)
+	start := col(6).(*array.Timestamp)
+	end := col(7).(*array.Timestamp)
+	duration := col(8).(*array.Int64)
+	extractedAt := col(9).(*array.Timestamp)
+	runID := col(10).(*array.String)
+
+	rows := make([]Row, rec.NumRows())
+	for i := range rows {
+		r := &rows[i]
+		r.SessionID = sessionID.Value(i)
+		r.RoomID = stringAt(roomID, i)
+		r.CustomRoomID = stringAt(customRoomID, i)
+		r.ParticipantID = participantID.Value(i)
+		r.ParticipantName = stringAt(name, i)
+		r.TimelogIndex = index.Value(i)
+		r.StartTime = int64(start.Value(i))
+		if end.IsValid(i) {
+			v := int64(end.Value(i))
+			r.EndTime = &v
+		}
+		if duration.IsValid(i) {
+			v := duration.Value(i)
+			r.DurationMS = &v
+		}
+		r.ExtractedAt = int64(extractedAt.Value(i))
+		r.RunID = runID.Value(i)
+	}
+	return rows, nil
+}
+
+func stringAt(a *array.String, i int) *string {
+	if a.IsNull(i) {
+		return nil
+	}
+	s := a.Value(i)
+	return &s
+}

@@ -34,6 +34,9 @@ type Options struct {
 	MaxRereads     int           // re-pagings of a session that shifted; default 3
 	MaxBodyBytes   int64         // default 32 MiB
 	Logger         *slog.Logger  // default slog.Default()
+	BackoffBase    time.Duration // first retry waits up to this (full jitter); default 200ms
+	BackoffMax     time.Duration // cap on one backoff wait; default 30s
+	MaxRetryAfter  time.Duration // cap on an honoured Retry-After; default 5m
 }
 
 // Stats counts what a Client did. Safe to read at any time.
@@ -67,4 +70,7 @@ type SessionList struct {
 	IDs        []string      // valid, distinct, in first-seen order
 	Invalid    []InvalidLine // every line that was not a plausible ID
 	Duplicates int           // lines dropped as repeats of an earlier ID
+	// InvalidOmitted counts invalid lines beyond the first 1000, which are
+	// not kept.
+	InvalidOmitted int
 }

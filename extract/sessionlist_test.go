@@ -1,0 +1,133 @@
+package extract
+
+import (
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestReadSessionList(t *testing.T) {
+	long := strings.Repeat("x", 129)
+	tests := []struct {
+		name       string
+		in         string
+		maxIDs     int
+		wantIDs    []string
+		wantDups   int
+		wantBad    []InvalidLine
+		wantOmited int
+	}{
+		{name: "empty", in: ""},
+		{name: "blank and comments only", in: "\n  \n# a comment\n\t\n#x\n"},
+		{
+			name:    "trims and keeps order",
+			in:      "  b  \r\na\n\tc\t\n",
+			wantIDs: []string{"b", "a", "c"},
+		},
+		{
+			name:     "duplicates keep the first",
+			in:       "a\nb\na\n a \nb\n",
+			wantIDs:  []string{"a", "b"},
+			wantDups: 3,
+		},
+		{name: "no final newline", in: "a\nb", wantIDs: []string{"a", "b"}},
+		{name: "byte order mark", in: "\ufeffa\nb\n", wantIDs: []string{"a", "b"}},
+		{
+			name:    "implausible IDs",
+			in:      "ok1\n" + long + "\nnul\x00byte\nbad\xffutf8\ntab\tinside\nok2\ndel\x7f\n",
+			wantIDs: []string{"ok1", "ok2"},
+			wantBad: []InvalidLine{
+				{Line: 2, Value: `"` + long[:64] + `"…`, Reason: "longer than 128 bytes"},
+				{Line: 3, Value: `"nul\x00byte"`, Reason: "control character"},
+				{Line: 4, Value: `"bad\xffutf8"`, Reason: "invalid UTF-8"},
+				{Line: 5, Value: `"tab\tinside"`, Reason: "control character"},
+				{Line: 7, Value: `"del\x7f"`, Reason: "control character"},
+			},
+		},
+		{
+			name:    "exactly 128 bytes is fine",
+			in:      long[:128] + "\n",
+			wantIDs: []string{long[:128]},
+		},
+		{
+			name:    "unicode IDs are plausible",
+			in:      "会议-1\n",
+			wantIDs: []string{"会议-1"},
+		},
+		{
+			name:    "overlong physical line",
+			in:      "a\n" + strings.Repeat("y", 200<<10) + "\nb\n",
+			wantIDs: []string{"a", "b"},
+			wantBad: []InvalidLine{{Line: 2, Value: `"` + strings.Repeat("y", 64) + `"`, Reason: "line longer than 65536 bytes"}},
+		},
+		{
+			name:    "overlong last line without newline",
+			in:      "a\n" + strings.Repeat("z", 100<<10),
+			wantIDs: []string{"a"},
+			wantBad: []InvalidLine{{Line: 2, Value: `"` + strings.Repeat("z", 64) + `"`, Reason: "line longer than 65536 bytes"}},
+		},
+		{
+			name:     "more than maxIDs",
+			in:       "a\nb\na\nc\nd\n",
+			maxIDs:   2,
+			wantIDs:  []string{"a", "b"},
+			wantDups: 1,
+			wantBad: []InvalidLine{
+				{Line: 4, Value: `"c"`, Reason: "session list exceeds 2 IDs"},
+				{Line: 5, Value: `"d"`, Reason: "session list exceeds 2 IDs"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadSessionList(strings.NewReader(tt.in), tt.maxIDs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.IDs, tt.wantIDs) {
+				t.Errorf("IDs = %q, want %q", got.IDs, tt.wantIDs)
+			}
+			if got.Duplicates != tt.wantDups {
+				t.Errorf("Duplicates = %d, want %d", got.Duplicates, tt.wantDups)
+			}
+			if !slices.Equal(got.Invalid, tt.wantBad) {
+				t.Errorf("Invalid =\n%+v\nwant\n%+v", got.Invalid, tt.wantBad)
+			}
+			if got.InvalidOmitted != tt.wantOmited {
+				t.Errorf("InvalidOmitted = %d, want %d", got.InvalidOmitted, tt.wantOmited)
+			}
+		})
+	}
+}
+
+func TestReadSessionListCapsInvalid(t *testing.T) {
+	var b strings.Builder
+	for range 1500 {
+		b.WriteString("bad\x01\n")
+	}
+	b.WriteString("good\n")
+	got, err := ReadSessionList(strings.NewReader(b.String()), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Invalid) != 1000 || got.InvalidOmitted != 500 {
+		t.Errorf("kept %d invalid, omitted %d; want 1000 and 500", len(got.Invalid), got.InvalidOmitted)
+	}
+	if len(got.IDs) != 1 || got.IDs[0] != "good" {
+		t.Errorf("IDs = %q, want [good]", got.IDs)
+	}
+	if got.Invalid[999].Line != 1000 {
+		t.Errorf("last kept line = %d, want 1000", got.Invalid[999].Line)
+	}
+}
+
+func TestReadSessionListReadError(t *testing.T) {
+	boom := errors.New("disk on fire")
+	_, err := ReadSessionList(io.MultiReader(strings.NewReader("a\nb\n"), iotest.ErrReader(boom)), 0)
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want it to wrap %v", err, boom)
+	}
+}

@@ -1,0 +1,495 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/participants-etl/participants-etl/schemas"
+)
+
+// Folders under the output root. Only the table folder is read by
+// BigQuery/DuckDB; the others sit beside it, never inside it.
+const (
+	stagingFolder   = "_staging/"
+	runsFolder      = "_runs/"
+	manifestsFolder = "_manifests/"
+)
+
+// LogicalTimeLayout is how a logical time appears in object names.
+const LogicalTimeLayout = "20060102T150405Z"
+
+// DefaultStaleStaging is the age after which any slot's staging leftovers
+// are removed by Begin: far longer than a run may take.
+const DefaultStaleStaging = 48 * time.Hour
+
+const parquetContentType = "application/vnd.apache.parquet"
+
+// WriteOptions configures a Run. Zero values take the defaults.
+type WriteOptions struct {
+	RowGroupRows  int64 // DefaultRowGroupRows
+	RowGroupBytes int64 // DefaultRowGroupBytes
+	// MaxFileBytes rolls to a new part once a part reaches it, checked
+	// after each Write, so a part may exceed it by one Write's rows
+	// (DefaultMaxFileBytes).
+	MaxFileBytes int64
+	// StaleStaging: staging of any slot older than this is removed by
+	// Begin (DefaultStaleStaging).
+	StaleStaging time.Duration
+	// Metadata is added to every file's Parquet key-value metadata.
+	Metadata map[string]string
+}
+
+func (o WriteOptions) withDefaults() WriteOptions {
+	if o.MaxFileBytes <= 0 {
+		o.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if o.StaleStaging <= 0 {
+		o.StaleStaging = DefaultStaleStaging
+	}
+	return o
+}
+
+// validate checks the slot and returns its name: <lt>-shard-<iii>-of-<nnn>.
+func (s Slot) name() (string, error) {
+	if s.LogicalTime.IsZero() {
+		return "", errors.New("slot: logical time is zero")
+	}
+	if s.ShardCount < 1 || s.ShardIndex < 0 || s.ShardIndex >= s.ShardCount {
+		return "", fmt.Errorf("slot: shard %d of %d: want 0 <= index < count", s.ShardIndex, s.ShardCount)
+	}
+	return fmt.Sprintf("%s-shard-%03d-of-%03d", s.LogicalTime.UTC().Format(LogicalTimeLayout), s.ShardIndex, s.ShardCount), nil
+}
+
+func (s Slot) dt() string { return "dt=" + s.LogicalTime.UTC().Format(time.DateOnly) }
+
+func tableDir(s Slot) string { return schemas.TableName + "/" + s.dt() + "/" }
+
+func tableKey(s Slot, name string, part int) string {
+	return fmt.Sprintf("%s%s-part-%05d.parquet", tableDir(s), name, part)
+}
+
+func stagingSlotDir(name string) string { return stagingFolder + name + "/" }
+
+func stagingKey(name, runID string, part int) string {
+	return fmt.Sprintf("%s%s/part-%05d.parquet", stagingSlotDir(name), runID, part)
+}
+
+func reportKey(s Slot, name, runID string) string {
+	return runsFolder + s.dt() + "/" + name + "-" + runID + ".json"
+}
+
+func manifestKey(s Slot, name string) string {
+	return manifestsFolder + s.dt() + "/" + name + ".txt"
+}
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+func checkRunID(runID string) error {
+	if !runIDPattern.MatchString(runID) {
+		return fmt.Errorf("run id %q: want 1-128 characters of [A-Za-z0-9._-], not starting with . _ or -", runID)
+	}
+	return nil
+}
+
+// Run is one attempt at writing a slot. Write streams sessions into staged
+// parts; Publish makes them the slot's files; Abort drops them. Write and
+// Publish are for one goroutine; Abort may be called from another (a
+// signal handler) at any time.
+type Run struct {
+	t     *Table
+	slot  Slot
+	name  string
+	runID string
+	opts  WriteOptions
+
+	// ctx bounds the run's uploads, which outlive single Write calls (as a
+	// storage.Writer keeps the context it was created with). Abort cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	cur   *stagedPart
+	parts []stagedPart
+	err   error // sticky: the run cannot be published
+	state runState
+}
+
+type runState int
+
+const (
+	runOpen runState = iota
+	runPublished
+	runAborted
+)
+
+type stagedPart struct {
+	index int
+	key   string
+	w     objectWriter
+	pw    *ParquetWriter
+	rows  int64
+	attrs objectAttrs // once closed
+}
+
+// Begin starts a run of slot. It first removes staging left by earlier
+// runs of the same slot (killed runs) and staging of any slot older than
+// opts.StaleStaging; it never touches another slot's fresh staging, since
+// the shards of one logical time run at the same time. Nothing under the
+// table is touched until Publish.
+//
+// ctx bounds the whole run's uploads: cancelling it aborts them.
+func (t *Table) Begin(ctx context.Context, slot Slot, runID string, opts WriteOptions) (*Run, error) {
+	name, err := slot.name()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRunID(runID); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	if err := t.cleanStaging(ctx, name, opts.StaleStaging); err != nil {
+		return nil, fmt.Errorf("begin %s: %w", name, err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	return &Run{t: t, slot: slot, name: name, runID: runID, opts: opts, ctx: rctx, cancel: cancel}, nil
+}
+
+func (t *Table) cleanStaging(ctx context.Context, name string, staleAfter time.Duration) error {
+	objs, err := t.drv.List(ctx, stagingFolder)
+	if err != nil {
+		return fmt.Errorf("list staging: %w", err)
+	}
+	now := t.now()
+	for _, o := range objs {
+		slotName, _, _ := strings.Cut(strings.TrimPrefix(o.Key, stagingFolder), "/")
+		if slotName != name && now.Sub(o.Updated) < staleAfter {
+			continue
+		}
+		err := t.drv.Delete(ctx, o.Key, precondition{GenerationMatch: o.Generation})
+		if err != nil && !errors.Is(err, errNotExist) && !errors.Is(err, errPrecondition) {
+			return fmt.Errorf("remove staging leftover: %w", err)
+		}
+	}
+	return nil
+}
+
+// Write appends the rows of one session to the run's current part; a
+// session never spans parts. After the write, a part that has reached
+// MaxFileBytes is finished and the next Write starts a new one. Any error
+// leaves the run unpublishable: Abort it. Cancelling ctx aborts the run's
+// in-flight upload. The caller keeps ownership of rec.
+func (r *Run) Write(ctx context.Context, rec arrow.RecordBatch) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.usable(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, r.cancel)
+	defer stop()
+	if r.cur == nil {
+		if err := r.openPart(); err != nil {
+			r.err = err
+			return err
+		}
+	}
+	if err := r.cur.pw.Write(rec); err != nil {
+		r.err = fmt.Errorf("write %s: %w", r.t.drv.Location(r.cur.key), err)
+		return r.err
+	}
+	if r.cur.pw.Size() >= r.opts.MaxFileBytes {
+		if err := r.finishPart(); err != nil {
+			r.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Run) usable() error {
+	switch {
+	case r.state == runPublished:
+		return errors.New("run already published")
+	case r.state == runAborted:
+		return errors.New("run aborted")
+	case r.err != nil:
+		return fmt.Errorf("run failed earlier: %w", r.err)
+	}
+	return nil
+}
+
+func (r *Run) openPart() error {
+	i := len(r.parts)
+	key := stagingKey(r.name, r.runID, i)
+	w, err := r.t.drv.NewWriter(r.ctx, key, writerOptions{Cond: precondition{DoesNotExist: true}, ContentType: parquetContentType})
+	if err != nil {
+		return fmt.Errorf("stage part %d: %w", i, err)
+	}
+	md := map[string]string{
+		MetadataRunID:            r.runID,
+		MetadataLogicalTime:      r.slot.LogicalTime.UTC().Format(time.RFC3339),
+		"participants_etl.shard": fmt.Sprintf("%d/%d", r.slot.ShardIndex, r.slot.ShardCount),
+	}
+	for k, v := range r.opts.Metadata {
+		md[k] = v
+	}
+	pw, err := NewParquetWriter(w, ParquetOptions{RowGroupRows: r.opts.RowGroupRows, RowGroupBytes: r.opts.RowGroupBytes, Metadata: md})
+	if err != nil {
+		return fmt.Errorf("stage part %d: %w", i, err)
+	}
+	r.cur = &stagedPart{index: i, key: key, w: w, pw: pw}
+	return nil
+}
+
+// finishPart writes the footer and commits the staged object.
+func (r *Run) finishPart() error {
+	p := r.cur
+	r.cur = nil
+	if err := p.pw.Close(); err != nil {
+		r.cancel()  // so that Close discards the half-written object
+		p.w.Close() //nolint:errcheck // discarded, see above
+		return fmt.Errorf("stage %s: %w", r.t.drv.Location(p.key), err)
+	}
+	a, err := p.w.Close()
+	if err != nil {
+		return fmt.Errorf("stage part %d: %w", p.index, err)
+	}
+	p.rows, p.attrs = p.pw.Rows(), a
+	r.parts = append(r.parts, *p)
+	return nil
+}
+
+// step calls the test hook between publish steps.
+func (r *Run) step(name string) error {
+	if r.t.publishHook == nil {
+		return nil
+	}
+	return r.t.publishHook(name)
+}
+
+// Publish finishes the staged parts and makes them the slot's files. See
+// doc.go for the steps and what a crash between any two leaves. A run with
+// no rows publishes one empty file, so that it still replaces the slot's
+// previous files. The returned files are in part order.
+func (r *Run) Publish(ctx context.Context) ([]FileInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.usable(); err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, r.cancel)
+	defer stop()
+	files, err := r.publish(ctx)
+	if err != nil {
+		r.err = err
+		return nil, fmt.Errorf("publish %s: %w", r.name, err)
+	}
+	r.state = runPublished
+	r.cancel()
+	return files, nil
+}
+
+func (r *Run) publish(ctx context.Context) ([]FileInfo, error) {
+	d := r.t.drv
+	// 1. Finish the open part; verify every staged object.
+	if r.cur == nil && len(r.parts) == 0 {
+		if err := r.openPart(); err != nil {
+			return nil, err
+		}
+	}
+	if r.cur != nil {
+		if err := r.finishPart(); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range r.parts {
+		a, err := d.Attrs(ctx, p.key)
+		if err != nil {
+			return nil, fmt.Errorf("verify staged part %d: %w", p.index, err)
+		}
+		if a.Size != p.attrs.Size || a.CRC32C != p.attrs.CRC32C {
+			return nil, fmt.Errorf("verify %s: %d bytes crc32c %08x, want %d bytes crc32c %08x", d.Location(p.key), a.Size, a.CRC32C, p.attrs.Size, p.attrs.CRC32C)
+		}
+	}
+	if err := r.step("staged"); err != nil {
+		return nil, err
+	}
+
+	// 2. Copy each part over the slot's file of the same number, with the
+	// precondition that the file is still what we listed.
+	existing, err := d.List(ctx, tableDir(r.slot)+r.name+"-part-")
+	if err != nil {
+		return nil, fmt.Errorf("list the slot's files: %w", err)
+	}
+	old := make(map[string]int64, len(existing))
+	for _, o := range existing {
+		old[o.Key] = o.Generation
+	}
+	files := make([]FileInfo, 0, len(r.parts))
+	for _, p := range r.parts {
+		dst := tableKey(r.slot, r.name, p.index)
+		cond := precondition{DoesNotExist: true}
+		if gen, ok := old[dst]; ok {
+			cond = precondition{GenerationMatch: gen}
+		}
+		a, err := d.Copy(ctx, dst, p.key, cond)
+		if errors.Is(err, errPrecondition) {
+			// A retried copy whose first attempt succeeded finds its own
+			// result; anything else means someone else changed the file.
+			if cur, aerr := d.Attrs(ctx, dst); aerr == nil && cur.Size == p.attrs.Size && cur.CRC32C == p.attrs.CRC32C {
+				a, err = cur, nil
+			} else {
+				return nil, fmt.Errorf("%w (the file changed after this run listed it: is another run of %s publishing?)", err, r.name)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if a.Size != p.attrs.Size || a.CRC32C != p.attrs.CRC32C {
+			return nil, fmt.Errorf("verify %s: %d bytes crc32c %08x, want %d bytes crc32c %08x", d.Location(dst), a.Size, a.CRC32C, p.attrs.Size, p.attrs.CRC32C)
+		}
+		delete(old, dst)
+		files = append(files, FileInfo{Path: d.Location(dst), Rows: p.rows, Bytes: a.Size, CRC32C: a.CRC32C})
+		if err := r.step(fmt.Sprintf("published part %d", p.index)); err != nil {
+			return nil, err
+		}
+	}
+
+	// 3. Delete the slot's files this run did not write (parts beyond its
+	// count, left by an earlier run with more parts).
+	for key, gen := range old {
+		err := d.Delete(ctx, key, precondition{GenerationMatch: gen})
+		if err != nil && !errors.Is(err, errNotExist) {
+			return nil, fmt.Errorf("remove the previous run's extra part: %w", err)
+		}
+	}
+	if err := r.step("extras deleted"); err != nil {
+		return nil, err
+	}
+
+	// 4. Manifest: the slot's files, one location a line.
+	var buf bytes.Buffer
+	for _, f := range files {
+		buf.WriteString(f.Path)
+		buf.WriteByte('\n')
+	}
+	if err := r.t.replace(ctx, manifestKey(r.slot, r.name), buf.Bytes(), "text/plain"); err != nil {
+		return nil, fmt.Errorf("write manifest: %w", err)
+	}
+	if err := r.step("manifest written"); err != nil {
+		return nil, err
+	}
+
+	// 5. Drop staging. A failure here only leaves litter for Begin.
+	for _, p := range r.parts {
+		d.Delete(ctx, p.key, precondition{}) //nolint:errcheck // best effort, see above
+	}
+	return files, nil
+}
+
+// replace writes key with body, replacing the generation it has now.
+func (t *Table) replace(ctx context.Context, key string, body []byte, contentType string) error {
+	cond := precondition{DoesNotExist: true}
+	a, err := t.drv.Attrs(ctx, key)
+	switch {
+	case err == nil:
+		cond = precondition{GenerationMatch: a.Generation}
+	case !errors.Is(err, errNotExist):
+		return err
+	}
+	return t.put(ctx, key, body, writerOptions{Cond: cond, ContentType: contentType})
+}
+
+func (t *Table) put(ctx context.Context, key string, body []byte, opts writerOptions) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := t.drv.NewWriter(wctx, key, opts)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(body); err != nil {
+		cancel()
+		w.Close() //nolint:errcheck // cancelled: discards the object
+		return err
+	}
+	_, err = w.Close()
+	return err
+}
+
+// Abort cancels the run's in-flight upload and removes its staging, best
+// effort, using ctx for the removals: pass one that is still live (e.g.
+// context.WithoutCancel of the cancelled one, with a timeout). The table
+// is never touched. After a successful Publish it does nothing, so it can
+// be deferred.
+func (r *Run) Abort(ctx context.Context) error {
+	r.cancel() // first, without the lock: it unblocks a Write in progress
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != runOpen {
+		return nil
+	}
+	r.state = runAborted
+	if r.cur != nil {
+		r.cur.w.Close() //nolint:errcheck // cancelled: discards the object
+		r.cur = nil
+	}
+	objs, err := r.t.drv.List(ctx, stagingSlotDir(r.name)+r.runID+"/")
+	if err != nil {
+		return fmt.Errorf("abort %s: %w", r.name, err)
+	}
+	var errs []error
+	for _, o := range objs {
+		if err := r.t.drv.Delete(ctx, o.Key, precondition{}); err != nil && !errors.Is(err, errNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("abort %s: remove staging (a later run removes it): %w", r.name, err)
+	}
+	return nil
+}
+
+// WriteReport stores the run report as
+// _runs/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>-<run_id>.json and returns
+// its location. Call it last, after Publish (or instead of it, for a run
+// that commits nothing). The name is unique to the run, so a retry
+// rewrites only this run's report.
+func (t *Table) WriteReport(ctx context.Context, slot Slot, runID string, report []byte) (string, error) {
+	name, err := slot.name()
+	if err != nil {
+		return "", err
+	}
+	if err := checkRunID(runID); err != nil {
+		return "", err
+	}
+	key := reportKey(slot, name, runID)
+	if err := t.put(ctx, key, report, writerOptions{ContentType: "application/json"}); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	return t.drv.Location(key), nil
+}
+
+// ManifestLocation is where Publish writes the slot's manifest.
+func (t *Table) ManifestLocation(slot Slot) (string, error) {
+	name, err := slot.name()
+	if err != nil {
+		return "", err
+	}
+	return t.drv.Location(manifestKey(slot, name)), nil
+}
+
+// TableLocation is where the table's files live (the folder BigQuery and
+// DuckDB read), e.g. gs://bucket/prefix/participant_timelogs/.
+func (t *Table) TableLocation() string {
+	return t.drv.Location(schemas.TableName + "/")
+}

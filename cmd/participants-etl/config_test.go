@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envMap(m map[string]string) env { return func(k string) string { return m[k] } }
+
+func TestParseRunFlagsAndEnv(t *testing.T) {
+	creds := map[string]string{"VIDEOSDK_API_KEY": "key", "VIDEOSDK_SECRET_KEY": "s3cret"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range creds {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr string // substring of the usage error; "" for success
+	}{
+		{name: "defaults", args: []string{"--sessions", "ids.txt"}, env: creds, check: func(t *testing.T, c Config) {
+			if c.Output != "./out" || c.APIURL != "https://api.videosdk.live" || c.Concurrency != 8 || c.PerPage != 100 ||
+				c.RequestTimeout != 30*time.Second || c.MaxAttempts != 6 || c.Rate != 0 || c.ShardCount != 1 || c.ShardIndex != 0 {
+				t.Errorf("defaults: %+v", c)
+			}
+		}},
+		{name: "environment fills flags", args: nil, env: with(map[string]string{
+			"ETL_SESSIONS": "gs://b/ids.txt", "ETL_OUTPUT": "gs://b/videosdk", "ETL_CONCURRENCY": "3", "ETL_PER_PAGE": "50",
+			"ETL_REQUEST_TIMEOUT": "5s", "ETL_MAX_ATTEMPTS": "2", "ETL_RATE": "7.5", "ETL_LOGICAL_TIME": "2026-11-26T14:00:00+01:00",
+			"JOB_COMPLETION_INDEX": "2", "ETL_SHARD_COUNT": "4", "VIDEOSDK_API_URL": "http://127.0.0.1:1"}),
+			check: func(t *testing.T, c Config) {
+				if c.Sessions != "gs://b/ids.txt" || c.Output != "gs://b/videosdk" || c.Concurrency != 3 || c.PerPage != 50 ||
+					c.RequestTimeout != 5*time.Second || c.MaxAttempts != 2 || c.Rate != 7.5 || c.ShardIndex != 2 || c.ShardCount != 4 ||
+					c.APIURL != "http://127.0.0.1:1" || !c.LogicalTime.Equal(time.Date(2026, 11, 26, 13, 0, 0, 0, time.UTC)) {
+					t.Errorf("from env: %+v", c)
+				}
+			}},
+		{name: "flags beat environment", args: []string{"--concurrency", "2", "--sessions", "-"},
+			env: with(map[string]string{"ETL_CONCURRENCY": "9", "ETL_SESSIONS": "x"}), check: func(t *testing.T, c Config) {
+				if c.Concurrency != 2 || c.Sessions != "-" {
+					t.Errorf("got %+v", c)
+				}
+			}},
+		{name: "missing sessions", args: nil, env: creds, wantErr: "--sessions is required"},
+		{name: "bad env number", args: []string{"--sessions", "x"}, env: with(map[string]string{"ETL_CONCURRENCY": "lots"}), wantErr: "ETL_CONCURRENCY"},
+		{name: "bad flag", args: []string{"--sessions", "x", "--concurency", "3"}, env: creds, wantErr: "concurency"},
+		{name: "stray argument", args: []string{"--sessions", "x", "ids.txt"}, env: creds, wantErr: `unexpected argument "ids.txt"`},
+		{name: "concurrency zero", args: []string{"--sessions", "x", "--concurrency", "0"}, env: creds, wantErr: "--concurrency 0"},
+		{name: "shard out of range", args: []string{"--sessions", "x", "--shard-count", "2", "--shard-index", "2"}, env: creds, wantErr: "--shard-index 2"},
+		{name: "bad logical time", args: []string{"--sessions", "x", "--logical-time", "yesterday"}, env: creds, wantErr: "--logical-time"},
+		{name: "bad log level", args: []string{"--sessions", "x", "--log-level", "loud"}, env: creds, wantErr: "--log-level"},
+		{name: "no credentials names the variable", args: []string{"--sessions", "x"}, env: nil, wantErr: "VIDEOSDK_API_KEY"},
+		{name: "key without secret", args: []string{"--sessions", "x"}, env: map[string]string{"VIDEOSDK_API_KEY": "k"}, wantErr: "VIDEOSDK_SECRET_KEY"},
+		{name: "secret without key", args: []string{"--sessions", "x"}, env: map[string]string{"VIDEOSDK_SECRET_KEY": "s"}, wantErr: "VIDEOSDK_API_KEY is not set"},
+		{name: "token alone is enough", args: []string{"--sessions", "x"}, env: map[string]string{"VIDEOSDK_TOKEN": "tok"}, check: func(t *testing.T, c Config) {
+			if c.Credentials.Token != "tok" {
+				t.Errorf("token not taken")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			p := &process{getenv: envMap(tt.env), stderr: &stderr, now: time.Now}
+			c, _, err := p.parseRun("run", tt.args, false)
+			if tt.wantErr != "" {
+				var ue *usageError
+				if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want a usage error containing %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Fatalf("error shows the secret: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestSecretKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/secret-key"
+	if err := os.WriteFile(path, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := credentialsFromEnv(envMap(map[string]string{"VIDEOSDK_API_KEY": "k", "VIDEOSDK_SECRET_KEY_FILE": path}), os.ReadFile)
+	if err != nil || string(c.Secret) != "from-file" || c.APIKey != "k" {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	for name, m := range map[string]map[string]string{
+		"missing file": {"VIDEOSDK_API_KEY": "k", "VIDEOSDK_SECRET_KEY_FILE": dir + "/nope"},
+		"both set":     {"VIDEOSDK_API_KEY": "k", "VIDEOSDK_SECRET_KEY_FILE": path, "VIDEOSDK_SECRET_KEY": "x"},
+	} {
+		if _, err := credentialsFromEnv(envMap(m), os.ReadFile); err == nil {
+			t.Errorf("%s: no error", name)
+		} else if strings.Contains(err.Error(), "from-file") {
+			t.Errorf("%s: error shows the secret: %v", name, err)
+		}
+	}
+}
+
+func TestCloudLoggingKeys(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, "json", "debug")
+	log.Warn("hello", "session_id", "s1")
+	line := buf.String()
+	for _, want := range []string{`"severity":"WARNING"`, `"message":"hello"`, `"time":`, `"session_id":"s1"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line %s lacks %s", line, want)
+		}
+	}
+}
+
+func TestUsageExitCodes(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{nil, exitUsage},
+		{[]string{"frobnicate"}, exitUsage},
+		{[]string{"version"}, exitOK},
+		{[]string{"run", "--help"}, exitOK},
+		{[]string{"run", "--sessions", "x", "--nope"}, exitUsage},
+		{[]string{"run", "--sessions", "x"}, exitUsage}, // no credentials
+	} {
+		var out, errb bytes.Buffer
+		got := runMain(t.Context(), tt.args, envMap(nil), strings.NewReader(""), &out, &errb)
+		if got != tt.want {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", tt.args, got, tt.want, errb.String())
+		}
+		if got == exitUsage && len(tt.args) > 0 && strings.Count(strings.TrimSpace(errb.String()), "\n") > 0 && tt.args[0] != "run" {
+			t.Errorf("%v: usage error is not one line: %q", tt.args, errb.String())
+		}
+	}
+}

@@ -1,0 +1,240 @@
+// Participants-etl exports VideoSDK session participants to a Parquet table
+// that BigQuery and DuckDB read directly.
+//
+// Usage:
+//
+//	participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|- [flags]
+//	participants-etl schedule --schedule SPEC --sessions ... [flags]
+//	participants-etl demo     [--output DIR] [--chaos]
+//	participants-etl version
+//
+// Each run reads a list of session IDs (one per line; blank lines and #
+// comments skipped), fetches every page of every session's participants
+// from GET /v2/sessions/{id}/participants, flattens each participant's
+// timelog into one row per join/leave interval, and publishes the rows as
+// zstd Parquet under OUTPUT/participant_timelogs/dt=YYYY-MM-DD/, where a
+// listing shows either all of a run or none of it. A rerun of the same
+// logical time and shard replaces exactly that run's files. A JSON report
+// of every run goes to OUTPUT/_runs/.
+//
+// Credentials come from the environment only: VIDEOSDK_API_KEY with
+// VIDEOSDK_SECRET_KEY or VIDEOSDK_SECRET_KEY_FILE (a token is minted and
+// renewed per run), or a ready VIDEOSDK_TOKEN. GCS uses Application Default
+// Credentials and honours STORAGE_EMULATOR_HOST.
+//
+// Exit codes:
+//
+//	0  every listed session was exported
+//	1  the run failed and committed nothing; a retry may cure it
+//	2  usage or configuration error (flag, credentials, bucket); a retry will not
+//	3  the run committed its output, but some sessions could not be exported
+//	   or some list lines were invalid (each is named in the run report)
+//
+// Every flag can also be set by the environment variable named in
+// `participants-etl run --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/participants-etl/participants-etl/load"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := runMain(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// process is what runMain needs from the outside world, so tests can run
+// the whole command in-process.
+type process struct {
+	getenv         env
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	now            func() time.Time
+	store          load.OpenOptions
+}
+
+func runMain(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) int {
+	p := &process{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	return p.main(ctx, args)
+}
+
+const usageText = `participants-etl exports VideoSDK session participants to Parquet.
+
+Usage:
+  participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|- [flags]   one export
+  participants-etl schedule --schedule SPEC --sessions ... [flags]        an export on every tick
+  participants-etl demo     [--output DIR] [--chaos]                      try it against a local simulator
+  participants-etl version
+
+Run 'participants-etl COMMAND --help' for a command's flags.
+Exit codes: 0 all exported; 1 failed, nothing committed (retry); 2 usage or
+configuration error (do not retry); 3 committed, some sessions failed (see report).
+`
+
+func (p *process) main(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(p.stderr, usageText)
+		return exitUsage
+	}
+	cmd, args := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "run":
+		err = p.run(ctx, args)
+	case "schedule":
+		err = p.schedule(ctx, args)
+	case "demo":
+		err = p.demo(ctx, args)
+	case "version", "--version", "-version":
+		fmt.Fprintf(p.stdout, "participants-etl %s\n", version)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(p.stdout, usageText)
+		return exitOK
+	default:
+		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo or version\n", cmd)
+		return exitUsage
+	}
+	var ec exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ec):
+		return int(ec)
+	default:
+		fmt.Fprintf(p.stderr, "participants-etl %s: %v\n", cmd, err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+}
+
+// exitError carries a run's exit code; the run has already logged why.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+func codeErr(code int) error {
+	if code == exitOK {
+		return nil
+	}
+	return exitError(code)
+}
+
+// parseRun parses the flags of run and schedule into a Config.
+func (p *process) parseRun(name string, args []string, needSchedule bool) (Config, *slog.Logger, error) {
+	var c Config
+	fs := newFlagSet(name, p.getenv, p.stderr)
+	fs.str(&c.Sessions, "sessions", "ETL_SESSIONS", "", "session IDs, one per line: a file, gs://bucket/object, or - for standard input (required)")
+	fs.str(&c.APIURL, "api-url", "VIDEOSDK_API_URL", "https://api.videosdk.live", "VideoSDK API base URL")
+	var logical string
+	if !needSchedule {
+		fs.str(&logical, "logical-time", "ETL_LOGICAL_TIME", "", "the run's logical time (RFC 3339); default: the latest --schedule tick, else now")
+	}
+	bindSchedule(fs, &c)
+	bindExport(fs, &c, "./out")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: participants-etl %s [flags]\n\n", name)
+		if needSchedule {
+			fmt.Fprint(fs.Output(), "Runs an export on every tick of --schedule until SIGTERM. Runs never overlap.\n\n")
+		} else {
+			fmt.Fprint(fs.Output(), "Runs one export. Credentials: VIDEOSDK_API_KEY with VIDEOSDK_SECRET_KEY or\nVIDEOSDK_SECRET_KEY_FILE, or VIDEOSDK_TOKEN.\n\n")
+		}
+		fs.PrintDefaults()
+	}
+	if err := fs.parse(args); err != nil {
+		return c, nil, err
+	}
+	if err := c.validate(); err != nil {
+		return c, nil, err
+	}
+	if c.Sessions == "" {
+		return c, nil, usagef("--sessions is required: a file of session IDs, gs://bucket/object, or - for standard input")
+	}
+	if needSchedule && c.Schedule == "" {
+		return c, nil, usagef("--schedule is required: a cron expression such as \"0 * * * *\", @hourly or @every 15m")
+	}
+	if logical != "" {
+		t, err := time.Parse(time.RFC3339Nano, logical)
+		if err != nil {
+			return c, nil, usagef("--logical-time %q is not an RFC 3339 time such as 2026-11-26T14:00:00Z", logical)
+		}
+		c.LogicalTime = t
+	}
+	creds, err := credentialsFromEnv(p.getenv, os.ReadFile)
+	if err != nil {
+		return c, nil, err
+	}
+	c.Credentials = creds
+	return c, newLogger(p.stderr, c.LogFormat, c.LogLevel), nil
+}
+
+func (p *process) run(ctx context.Context, args []string) error {
+	cfg, log, err := p.parseRun("run", args, false)
+	if err != nil {
+		return err
+	}
+	logical := cfg.LogicalTime
+	if logical.IsZero() {
+		logical = p.now()
+		if cfg.Schedule != "" {
+			s, err := parseSchedule(cfg.Schedule, cfg.Timezone)
+			if err != nil {
+				return err
+			}
+			if logical, err = s.Latest(p.now()); err != nil {
+				return usagef("%v", err)
+			}
+		}
+	}
+	r := p.runner(log)
+	rep := r.export(ctx, cfg, logical)
+	p.push(ctx, cfg, log, rep)
+	return codeErr(rep.ExitCode)
+}
+
+func (p *process) schedule(ctx context.Context, args []string) error {
+	cfg, log, err := p.parseRun("schedule", args, true)
+	if err != nil {
+		return err
+	}
+	s, err := parseSchedule(cfg.Schedule, cfg.Timezone)
+	if err != nil {
+		return err
+	}
+	r := p.runner(log)
+	log.Info("scheduler started", "schedule", s.spec)
+	code := s.loop(ctx, log, p.now, func(ctx context.Context, logical time.Time) int {
+		rep := r.export(ctx, cfg, logical)
+		p.push(ctx, cfg, log, rep)
+		return rep.ExitCode
+	})
+	// SIGTERM while idle is a clean stop (0); a run it interrupted committed
+	// nothing, has said so, and gives its own code.
+	log.Info("scheduler stopped", "exit_code", code)
+	return codeErr(code)
+}
+
+func (p *process) runner(log *slog.Logger) *runner {
+	return &runner{log: log, now: p.now, stdin: p.stdin, store: p.store}
+}

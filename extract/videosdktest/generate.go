@@ -1,0 +1,155 @@
+package videosdktest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Generate makes n sessions (deterministic for a seed) that exercise what
+// the API can send: a few large sessions of thousands of participants (many
+// pages), live sessions growing at the end and at the front, data as an
+// array, empty sessions, unicode names (emoji, CJK, right-to-left), null,
+// absent and empty names, participants without a timelog, open intervals,
+// timestamps with offsets, without fractions, with nanoseconds, in lower
+// case, and sessions without roomId or customRoomId. With n >= 6 every kind
+// is present at least once.
+func Generate(seed int64, n int) []Session {
+	rnd := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+	sessions := make([]Session, 0, n)
+	ids := make(map[string]bool, n)
+	for i := range n {
+		id := randomID(rnd, 24, "0123456789abcdef")
+		for ids[id] {
+			id = randomID(rnd, 24, "0123456789abcdef")
+		}
+		ids[id] = true
+		s := Session{
+			ID:           id,
+			RoomID:       randomID(rnd, 3, "abcdefghijklmnopqrstuvwxyz") + "-" + randomID(rnd, 4, "abcdefghijklmnopqrstuvwxyz") + "-" + randomID(rnd, 4, "abcdefghijklmnopqrstuvwxyz"),
+			CustomRoomID: fmt.Sprintf("room-%d", rnd.IntN(1000)),
+		}
+		size := 1 + rnd.IntN(40)
+		switch kind := i; {
+		case kind == 0 || (kind >= 6 && rnd.IntN(100) < 3):
+			size = 2000 + rnd.IntN(4000)
+		case kind == 1 || (kind >= 6 && rnd.IntN(100) < 5):
+			size = 0
+		case kind == 2 || kind == 3 || (kind >= 6 && rnd.IntN(100) < 6):
+			s.Live = GrowEnd
+			if kind == 3 || (kind != 2 && rnd.IntN(2) == 0) {
+				s.Live = GrowFront
+			}
+			size = 5 + rnd.IntN(120)
+			// Enough growth to shift every page of the first read, little
+			// enough that a bounded number of re-reads settles it.
+			s.LiveStep = 1 + rnd.IntN(2)
+			s.LiveCap = size + s.LiveStep*(2+(size+49)/50)
+		case kind == 4 || (kind >= 6 && rnd.IntN(100) < 10):
+			s.DataAsArray = true
+		case kind == 5 || (kind >= 6 && rnd.IntN(100) < 10):
+			size = 60 + rnd.IntN(400)
+		}
+		switch rnd.IntN(10) {
+		case 0:
+			s.RoomIDIs = Absent
+		case 1:
+			s.CustomRoomIDIs = Absent
+		case 2:
+			s.CustomRoomIDIs = Null
+		}
+		base := time.Date(2021, 10, 25, 5, 0, 0, 0, time.UTC).Add(time.Duration(rnd.IntN(400*24)) * time.Hour)
+		seen := make(map[string]bool, size)
+		for j := range size {
+			pid := randomID(rnd, 8, "abcdefghijklmnopqrstuvwxyz0123456789")
+			for seen[pid] {
+				pid = randomID(rnd, 8, "abcdefghijklmnopqrstuvwxyz0123456789")
+			}
+			seen[pid] = true
+			s.Participants = append(s.Participants, participant(rnd, pid, j, base))
+		}
+		sessions = append(sessions, s)
+	}
+	return sessions
+}
+
+var names = []string{
+	"Demo-1", "Zoë Ångström", "李小龙", "山田 太郎", "محمد عبد الله", "שירה כהן", "😀 Party Host",
+	"👩‍👩‍👧 Family", "Ñandú", "O'Brien \"Bob\"", "Δημήτρης", "Владимир", "नमस्ते", "  spaced  ",
+	"a\u202etxt.exe", "back\\slash", "Łukasz", "Nguyễn Văn A",
+}
+
+func participant(rnd *rand.Rand, id string, j int, base time.Time) Participant {
+	p := Participant{ID: id}
+	switch r := rnd.IntN(20); {
+	case r == 0:
+		p.NameIs = Absent
+	case r == 1:
+		p.NameIs = Null
+	case r == 2:
+		p.Name = ""
+	case r < 10:
+		p.Name = names[rnd.IntN(len(names))]
+	default:
+		p.Name = fmt.Sprintf("Guest %d", j+1)
+	}
+	entries := 1 + rnd.IntN(3)
+	switch rnd.IntN(25) {
+	case 0:
+		p.TimelogIs = Absent
+		return p
+	case 1:
+		p.TimelogIs = Null
+		return p
+	case 2:
+		p.Timelog = []Entry{}
+		return p
+	}
+	t := base.Add(time.Duration(rnd.IntN(3600*1000)) * time.Millisecond)
+	for k := range entries {
+		start := t
+		end := start.Add(time.Duration(1+rnd.IntN(3600*1000)) * time.Millisecond)
+		e := Entry{Start: stamp(rnd, start), End: stamp(rnd, end)}
+		if k == entries-1 {
+			switch rnd.IntN(8) {
+			case 0:
+				e.EndIs = Null
+			case 1:
+				e.EndIs = Absent
+			}
+		}
+		if rnd.IntN(200) == 0 {
+			e.StartIs = Absent
+		}
+		p.Timelog = append(p.Timelog, e)
+		t = end.Add(time.Duration(rnd.IntN(600)) * time.Second)
+	}
+	return p
+}
+
+// stamp formats t in one of the RFC 3339 forms the API may send, mostly the
+// usual UTC with milliseconds.
+func stamp(rnd *rand.Rand, t time.Time) string {
+	switch rnd.IntN(12) {
+	case 0:
+		return t.In(time.FixedZone("", 2*3600)).Format("2006-01-02T15:04:05.000Z07:00")
+	case 1:
+		return t.In(time.FixedZone("", -(5*3600 + 30*60))).Format("2006-01-02T15:04:05.000Z07:00")
+	case 2:
+		return t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05Z07:00")
+	case 3:
+		return t.UTC().Add(time.Duration(rnd.IntN(1e6))).Format("2006-01-02T15:04:05.000000000Z07:00")
+	case 4:
+		return t.UTC().Format("2006-01-02t15:04:05.000z")
+	default:
+		return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	}
+}
+
+func randomID(rnd *rand.Rand, n int, alphabet string) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rnd.IntN(len(alphabet))]
+	}
+	return string(b)
+}

@@ -1,0 +1,415 @@
+package videosdktest
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+)
+
+// Options configures a Server. Zero values take the documented defaults.
+type Options struct {
+	Sessions []Session
+	// Secret verifies HS256 tokens. APIKey, when set, must match the
+	// token's apikey claim. StaticToken, when set, is accepted as is.
+	Secret      []byte
+	APIKey      string
+	StaticToken string
+
+	DefaultPerPage int           // when perPage is not given; default 20
+	MaxPerPage     int           // perPage is capped to this; default 50
+	Latency        time.Duration // added to every request
+	// RateLimit, in requests/s, answers 429 with Retry-After beyond it;
+	// RateBurst defaults to a tenth of a second's worth, at least 1.
+	RateLimit float64
+	RateBurst int
+	Faults    Faults
+}
+
+// Server is a simulated VideoSDK participants API on 127.0.0.1.
+type Server struct {
+	opts    Options
+	http    *httptest.Server
+	limiter *rate.Limiter
+
+	mu       sync.Mutex
+	sessions []Session
+	byID     map[string]int
+	streak   map[string]int // faults in a row per session page
+	rnd      *rand.Rand
+	served   map[Fault]int
+
+	inFlight, maxInFlight, requests, rateLimited atomic.Int64
+
+	urisMu sync.Mutex
+	uris   []string
+}
+
+// maxURIsKept bounds RequestURIs for long demo runs.
+const maxURIsKept = 1 << 20
+
+// NewServer starts a Server serving a copy of opts.Sessions. Close it.
+func NewServer(opts Options) *Server {
+	if opts.DefaultPerPage <= 0 {
+		opts.DefaultPerPage = 20
+	}
+	if opts.MaxPerPage <= 0 {
+		opts.MaxPerPage = 50
+	}
+	opts.Faults = opts.Faults.withDefaults()
+	s := &Server{
+		opts:   opts,
+		byID:   make(map[string]int, len(opts.Sessions)),
+		streak: make(map[string]int),
+		rnd:    rand.New(rand.NewPCG(uint64(opts.Faults.Seed), 0x5eed)),
+		served: make(map[Fault]int),
+	}
+	for _, sess := range opts.Sessions {
+		if _, dup := s.byID[sess.ID]; dup {
+			panic("videosdktest: duplicate session ID " + strconv.Quote(sess.ID))
+		}
+		s.byID[sess.ID] = len(s.sessions)
+		s.sessions = append(s.sessions, sess.clone())
+	}
+	if opts.RateLimit > 0 {
+		burst := opts.RateBurst
+		if burst <= 0 {
+			burst = max(1, int(opts.RateLimit/10))
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
+	}
+	s.http = httptest.NewServer(s)
+	return s
+}
+
+// URL is the base URL to give the client.
+func (s *Server) URL() string { return s.http.URL }
+
+// Close shuts the server down, ending stalled responses.
+func (s *Server) Close() {
+	s.http.CloseClientConnections()
+	s.http.Close()
+}
+
+// MaxInFlight is the most requests the server has handled at once.
+func (s *Server) MaxInFlight() int { return int(s.maxInFlight.Load()) }
+
+// Requests counts every request received, faulted ones included.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// RateLimited counts requests answered 429 by the server-side rate limit
+// (not by fault mode).
+func (s *Server) RateLimited() int64 { return s.rateLimited.Load() }
+
+// FaultsServed counts the faults served, by kind.
+func (s *Server) FaultsServed() map[Fault]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[Fault]int, len(s.served))
+	for k, v := range s.served {
+		out[k] = v
+	}
+	return out
+}
+
+// RequestURIs returns the raw request URIs received, in order of arrival.
+func (s *Server) RequestURIs() []string {
+	s.urisMu.Lock()
+	defer s.urisMu.Unlock()
+	return slices.Clone(s.uris)
+}
+
+// Snapshot returns a deep copy of the sessions as they stand now, after
+// any live growth, in the order they were given.
+func (s *Server) Snapshot() []Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Session, len(s.sessions))
+	for i, sess := range s.sessions {
+		out[i] = sess.clone()
+	}
+	return out
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	n := s.inFlight.Add(1)
+	for m := s.maxInFlight.Load(); n > m && !s.maxInFlight.CompareAndSwap(m, n); m = s.maxInFlight.Load() {
+	}
+	var leave sync.Once
+	done := func() { leave.Do(func() { s.inFlight.Add(-1) }) }
+	defer done()
+	s.urisMu.Lock()
+	if len(s.uris) < maxURIsKept {
+		s.uris = append(s.uris, r.RequestURI)
+	}
+	s.urisMu.Unlock()
+
+	if s.opts.Latency > 0 && !wait(r, s.opts.Latency) {
+		return
+	}
+	if r.Method != http.MethodGet {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	id, ok := sessionFromPath(r.RequestURI)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no such route")
+		return
+	}
+	page, perPage, err := s.paging(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	key := id + "\x00" + strconv.Itoa(page)
+	fault := s.pickFault(key)
+	if fault.failsAlone() {
+		s.serveFault(w, r, fault, nil, done)
+		return
+	}
+	if fault == FaultLatency && !wait(r, s.randDuration(s.opts.Faults.Latency)) {
+		return
+	}
+	if s.limiter != nil && !s.limiter.Allow() {
+		s.rateLimited.Add(1)
+		res := s.limiter.Reserve()
+		delay := res.Delay()
+		res.Cancel()
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
+		writeError(w, http.StatusTooManyRequests, "rate limit exceeded")
+		return
+	}
+	if !s.authorized(r.Header.Get("Authorization")) {
+		writeError(w, http.StatusUnauthorized, "invalid or expired token")
+		return
+	}
+	// A fault that breaks the body still needs one; it is not a visit that
+	// grows a live session.
+	status, body := s.render(id, page, perPage, fault == 0 || fault == FaultLatency)
+	if fault != 0 && fault != FaultLatency && status == http.StatusOK {
+		s.serveFault(w, r, fault, body, done)
+		return
+	}
+	if status == http.StatusOK {
+		s.mu.Lock()
+		delete(s.streak, key)
+		s.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// sessionFromPath takes the session ID from /v2/sessions/{id}/participants,
+// reading the raw URI: the ID must be one escaped segment.
+func sessionFromPath(requestURI string) (string, bool) {
+	path, _, _ := strings.Cut(requestURI, "?")
+	const prefix, suffix = "/v2/sessions/", "/participants"
+	if !strings.HasPrefix(path, prefix) || !strings.HasSuffix(path, suffix) || len(path) <= len(prefix)+len(suffix) {
+		return "", false
+	}
+	seg := path[len(prefix) : len(path)-len(suffix)]
+	// A real front end resolves dot segments before routing.
+	if strings.Contains(seg, "/") || seg == "." || seg == ".." {
+		return "", false
+	}
+	id, err := url.PathUnescape(seg)
+	return id, err == nil && id != ""
+}
+
+func (s *Server) paging(q url.Values) (page, perPage int, err error) {
+	page, perPage = 1, s.opts.DefaultPerPage
+	for name, v := range map[string]*int{"page": &page, "perPage": &perPage} {
+		switch vals := q[name]; len(vals) {
+		case 0:
+		case 1:
+			n, err := strconv.Atoi(vals[0])
+			if err != nil || n < 1 {
+				return 0, 0, fmt.Errorf("%s must be a positive integer", name)
+			}
+			*v = n
+		default:
+			return 0, 0, fmt.Errorf("%s given %d times", name, len(vals))
+		}
+	}
+	return page, min(perPage, s.opts.MaxPerPage), nil
+}
+
+func (s *Server) authorized(token string) bool {
+	if token == "" {
+		return false
+	}
+	if s.opts.StaticToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.StaticToken)) == 1 {
+		return true
+	}
+	if len(s.opts.Secret) == 0 {
+		return false
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return s.opts.Secret, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+	if err != nil {
+		return false
+	}
+	if s.opts.APIKey != "" && claims["apikey"] != s.opts.APIKey {
+		return false
+	}
+	roles, _ := claims["roles"].([]any)
+	return slices.Contains(roles, any("crawler"))
+}
+
+// render answers one page request, growing a live session first when grow
+// is set.
+func (s *Server) render(id string, page, perPage int, grow bool) (int, []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.byID[id]
+	if !ok {
+		return errorBody(http.StatusNotFound, "session not found")
+	}
+	sess := &s.sessions[i]
+	if body, ok := sess.Override[page]; ok {
+		return http.StatusOK, []byte(body)
+	}
+	if grow {
+		sess.grow()
+	}
+	total := len(sess.Participants)
+	var parts []Participant
+	if sess.Endless {
+		total = (page + 1) * perPage
+		for j := range perPage {
+			parts = append(parts, Participant{ID: fmt.Sprintf("endless-%d-%d", page, j), NameIs: Absent, TimelogIs: Absent})
+		}
+	} else if from := (page - 1) * perPage; from < total {
+		parts = sess.Participants[from:min(total, from+perPage)]
+	}
+	wireParts := make([]map[string]any, len(parts))
+	for j, p := range parts {
+		wireParts[j] = p.wire(j)
+	}
+	data := map[string]any{
+		"id":           sess.ID,
+		"participants": wireParts,
+		"status":       "ongoing",
+		"region":       "in002",
+		"start":        "2021-10-25T05:09:58.934Z",
+		"end":          nil,
+		"links": map[string]string{
+			"get_room":    "https://api.videosdk.live/v2/rooms/" + sess.RoomID,
+			"get_session": "https://api.videosdk.live/v2/sessions/" + sess.ID,
+		},
+		"metadata": map[string]any{"simulated": true, "shard": i % 7},
+	}
+	put(data, "roomId", sess.RoomID, sess.RoomIDIs)
+	put(data, "customRoomId", sess.CustomRoomID, sess.CustomRoomIDIs)
+	resp := map[string]any{
+		"pageInfo": map[string]int{
+			"currentPage": page,
+			"perPage":     perPage,
+			"lastPage":    (total + perPage - 1) / perPage,
+			"total":       total,
+		},
+		"data":       data,
+		"apiVersion": "v2.simulated",
+	}
+	if sess.DataAsArray {
+		resp["data"] = []any{data}
+	}
+	body, err := json.Marshal(resp)
+	if err != nil {
+		panic(err) // maps of strings and numbers always marshal
+	}
+	return http.StatusOK, body
+}
+
+func (sess *Session) grow() {
+	if sess.Live == NotLive {
+		return
+	}
+	step := max(1, sess.LiveStep)
+	for k := 0; k < step && len(sess.Participants) < sess.LiveCap; k++ {
+		sess.added++
+		p := Participant{
+			ID:      fmt.Sprintf("live-%d", sess.added),
+			Name:    fmt.Sprintf("Late joiner %d", sess.added),
+			Timelog: []Entry{{Start: time.Date(2021, 10, 25, 6, 0, sess.added, 0, time.UTC).Format("2006-01-02T15:04:05.000Z07:00"), EndIs: Null}},
+		}
+		if sess.Live == GrowFront {
+			sess.Participants = slices.Insert(sess.Participants, 0, p)
+		} else {
+			sess.Participants = append(sess.Participants, p)
+		}
+	}
+}
+
+func (p Participant) wire(j int) map[string]any {
+	m := map[string]any{
+		"participantId": p.ID,
+		"metadata":      map[string]any{"device": []string{"web", "android", "ios"}[j%3]},
+	}
+	put(m, "name", p.Name, p.NameIs)
+	switch p.TimelogIs {
+	case Present:
+		tl := make([]map[string]any, len(p.Timelog))
+		for k, e := range p.Timelog {
+			tl[k] = map[string]any{"mode": "CONFERENCE"}
+			put(tl[k], "start", e.Start, e.StartIs)
+			put(tl[k], "end", e.End, e.EndIs)
+		}
+		m["timelog"] = tl
+	case Null:
+		m["timelog"] = nil
+	}
+	return m
+}
+
+func put(m map[string]any, key, value string, is Presence) {
+	switch is {
+	case Present:
+		m[key] = value
+	case Null:
+		m[key] = nil
+	}
+}
+
+func errorBody(status int, message string) (int, []byte) {
+	body, _ := json.Marshal(map[string]any{
+		"statusCode": status, "error": http.StatusText(status), "message": message,
+	})
+	return status, body
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	_, body := errorBody(status, message)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// wait sleeps d, or less if the client goes away; false if it went away.
+func wait(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}

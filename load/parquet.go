@@ -31,8 +31,10 @@ const (
 // ParquetOptions configures a ParquetWriter. Zero values take the defaults.
 type ParquetOptions struct {
 	// RowGroupRows and RowGroupBytes close the buffered row group once it
-	// holds that many rows or (approximately, as encoded) bytes. A row group
-	// is held in memory until it is closed, so these bound memory.
+	// holds that many rows or has been fed that many bytes of Arrow data
+	// (an upper bound of what it holds encoded: the encoders' buffers are
+	// not observable from outside). A row group is held in memory until it
+	// is closed, so these bound memory.
 	RowGroupRows  int64
 	RowGroupBytes int64
 	// Metadata is added to the file's key-value metadata, besides
@@ -59,6 +61,7 @@ type ParquetWriter struct {
 	out         *countingWriter
 	opts        ParquetOptions
 	rows        int64
+	rgBytes     int64 // Arrow bytes fed into the open row group
 	rowGroupDue bool // the open row group is full; start a new one before the next write
 	closed      bool
 }
@@ -106,7 +109,7 @@ func (p *ParquetWriter) Write(rec arrow.RecordBatch) error {
 		if err := p.fw.NewBufferedRowGroupChecked(); err != nil {
 			return fmt.Errorf("write parquet: close row group: %w", err)
 		}
-		p.rowGroupDue = false
+		p.rowGroupDue, p.rgBytes = false, 0
 	}
 	// WriteBuffered itself splits at RowGroupRows (MaxRowGroupLength).
 	if err := p.fw.WriteBuffered(rec); err != nil {
@@ -117,9 +120,16 @@ func (p *ParquetWriter) Write(rec arrow.RecordBatch) error {
 	if err != nil {
 		return fmt.Errorf("write parquet: %w", err)
 	}
+	size := recordBytes(rec)
+	if int64(n) < rec.NumRows() {
+		// WriteBuffered split rec across row groups: count the tail only.
+		size = size * int64(n) / rec.NumRows()
+		p.rgBytes = 0
+	}
+	p.rgBytes += size
 	// Start the next row group lazily so that Close never leaves an empty
 	// row group behind.
-	if int64(n) >= p.opts.RowGroupRows || p.fw.RowGroupTotalBytesWritten() >= p.opts.RowGroupBytes {
+	if int64(n) >= p.opts.RowGroupRows || p.rgBytes >= p.opts.RowGroupBytes {
 		p.rowGroupDue = true
 	}
 	return nil
@@ -128,13 +138,13 @@ func (p *ParquetWriter) Write(rec arrow.RecordBatch) error {
 // Rows is the number of rows written so far.
 func (p *ParquetWriter) Rows() int64 { return p.rows }
 
-// Size estimates the file's size so far: bytes already handed to the
-// io.Writer plus the encoded size of the open row group.
+// Size estimates the file's size so far from above: bytes already handed
+// to the io.Writer plus the Arrow bytes fed into the open row group.
 func (p *ParquetWriter) Size() int64 {
 	if p.closed {
 		return p.out.n
 	}
-	return p.out.n + p.fw.RowGroupTotalBytesWritten()
+	return p.out.n + p.rgBytes
 }
 
 // Close writes the open row group and the footer. It does not close the
@@ -161,4 +171,17 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// recordBytes is the size of rec's buffers (flat schema: no child arrays).
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		for _, b := range c.Data().Buffers() {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+	}
+	return n
 }

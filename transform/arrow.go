@@ -90,8 +90,8 @@ func (b *Builder) Release() { b.b.Release() }
 // FromRecord reads the rows of a schemas.Timelogs record back: the inverse
 // of Builder, for readers and tests.
 func FromRecord(rec arrow.RecordBatch) ([]Row, error) {
-	if !rec.Schema().Equal(schemas.Timelogs) {
-		return nil, fmt.Errorf("record schema %s is not participant_timelogs v1", rec.Schema())
+	if err := sameColumns(rec.Schema(), schemas.Timelogs); err != nil {
+		return nil, err
 	}
 	col := func(i int) arrow.Array { return rec.Column(i) }
 	sessionID := col(0).(*array.String)
@@ -136,4 +136,20 @@ func stringAt(a *array.String, i int) *string {
 	}
 	s := a.Value(i)
 	return &s
+}
+
+// sameColumns compares names, types and nullability in order; field
+// metadata (a Parquet reader adds PARQUET:field_id) does not matter.
+func sameColumns(got, want *arrow.Schema) error {
+	if got.NumFields() != want.NumFields() {
+		return fmt.Errorf("record has %d columns, participant_timelogs v1 has %d", got.NumFields(), want.NumFields())
+	}
+	for i, w := range want.Fields() {
+		g := got.Field(i)
+		if g.Name != w.Name || !arrow.TypeEqual(g.Type, w.Type) || g.Nullable != w.Nullable {
+			return fmt.Errorf("record column %d is %s %s (nullable %t), participant_timelogs v1 wants %s %s (nullable %t)",
+				i, g.Name, g.Type, g.Nullable, w.Name, w.Type, w.Nullable)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/transform"
+)
+
+const (
+	testAPIKey = "test-api-key"
+	// testSecret is distinctive so that a leak test can grep for it.
+	testSecret = "SECRET-7f3a9c-never-print-me"
+)
+
+func credsEnv(extra map[string]string) env {
+	m := map[string]string{"VIDEOSDK_API_KEY": testAPIKey, "VIDEOSDK_SECRET_KEY": testSecret}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return envMap(m)
+}
+
+// cliResult is what one in-process run of the command left behind.
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs the command in-process, as main would, with env as the whole
+// environment and JSON logs at debug level captured.
+func runCLI(t *testing.T, ctx context.Context, e env, stdin string, args ...string) cliResult {
+	t.Helper()
+	var out, errb bytes.Buffer
+	args = append(args, "--log-format", "json", "--log-level", "debug", "--progress-interval", "0")
+	code := runMain(ctx, args, e, strings.NewReader(stdin), &out, &errb)
+	return cliResult{code, out.String(), errb.String()}
+}
+
+func writeList(t *testing.T, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sessions.txt")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func ids(sessions []videosdktest.Session) []string {
+	out := make([]string, len(sessions))
+	for i, s := range sessions {
+		out[i] = s.ID
+	}
+	return out
+}
+
+type key struct {
+	session, participant string
+	index                int32
+}
+
+// wantRows is the oracle: the rows the table must hold for these sessions,
+// computed from the simulator's raw data without the code under test.
+func wantRows(t *testing.T, sessions []videosdktest.Session) map[key]transform.Row {
+	t.Helper()
+	parse := func(raw string) int64 {
+		// RFC 3339 allows lower-case t and z; Go's layout wants upper case.
+		tm, err := time.Parse(time.RFC3339Nano, strings.ToUpper(raw))
+		if err != nil {
+			t.Fatalf("oracle cannot parse %q: %v", raw, err)
+		}
+		return tm.UnixMicro()
+	}
+	opt := func(s string, is videosdktest.Presence) *string {
+		if is != videosdktest.Present {
+			return nil
+		}
+		return &s
+	}
+	want := map[key]transform.Row{}
+	for _, s := range sessions {
+		for _, p := range s.Participants {
+			if p.TimelogIs != videosdktest.Present {
+				continue
+			}
+			for i, e := range p.Timelog {
+				if e.StartIs != videosdktest.Present {
+					continue
+				}
+				r := transform.Row{
+					SessionID: s.ID, RoomID: opt(s.RoomID, s.RoomIDIs), CustomRoomID: opt(s.CustomRoomID, s.CustomRoomIDIs),
+					ParticipantID: p.ID, ParticipantName: opt(p.Name, p.NameIs), TimelogIndex: int32(i), StartTime: parse(e.Start),
+				}
+				if e.EndIs == videosdktest.Present {
+					end := parse(e.End)
+					d := (end - r.StartTime) / 1000
+					r.EndTime, r.DurationMS = &end, &d
+				}
+				k := key{s.ID, p.ID, int32(i)}
+				if _, dup := want[k]; dup {
+					t.Fatalf("simulator data holds %v twice", k)
+				}
+				want[k] = r
+			}
+		}
+	}
+	return want
+}
+
+// readTable reads every Parquet file under root/participant_timelogs back
+// into rows, and fails on anything else found there.
+func readTable(t *testing.T, root string) []transform.Row {
+	t.Helper()
+	var rows []transform.Row
+	dir := filepath.Join(root, "participant_timelogs")
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && path == dir {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() {
+			if path != dir && !strings.HasPrefix(d.Name(), "dt=") {
+				t.Errorf("folder %s in the table is not a dt= partition", path)
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".parquet") {
+			t.Errorf("non-Parquet file %s in the table", path)
+			return nil
+		}
+		rows = append(rows, readParquet(t, path)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func readParquet(t *testing.T, path string) []transform.Row {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer tbl.Release()
+	tr := array.NewTableReader(tbl, 64<<10)
+	defer tr.Release()
+	var rows []transform.Row
+	for tr.Next() {
+		rs, err := transform.FromRecord(tr.RecordBatch())
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		rows = append(rows, rs...)
+	}
+	return rows
+}
+
+// checkRows asserts that got holds exactly the rows of want, each once, with
+// run_id runID and extracted_at inside the run.
+func checkRows(t *testing.T, got []transform.Row, want map[key]transform.Row, runID string, from, to time.Time) {
+	t.Helper()
+	seen := map[key]bool{}
+	bad := 0
+	for _, r := range got {
+		k := key{r.SessionID, r.ParticipantID, r.TimelogIndex}
+		if seen[k] {
+			t.Errorf("row %v appears twice", k)
+			bad++
+		}
+		seen[k] = true
+		w, ok := want[k]
+		if !ok {
+			t.Errorf("unexpected row %v", k)
+			bad++
+			continue
+		}
+		if runID != "" && r.RunID != runID {
+			t.Errorf("row %v: run_id %q, want %q", k, r.RunID, runID)
+		}
+		at := time.UnixMicro(r.ExtractedAt)
+		if at.Before(from.Truncate(time.Microsecond)) || at.After(to) {
+			t.Errorf("row %v: extracted_at %s outside the run [%s, %s]", k, at, from, to)
+		}
+		r.ExtractedAt, r.RunID = 0, ""
+		if !reflect.DeepEqual(r, w) {
+			g, _ := json.Marshal(r)
+			ww, _ := json.Marshal(w)
+			t.Errorf("row %v:\n got %s\nwant %s", k, g, ww)
+			bad++
+		}
+		if bad > 20 {
+			t.Fatal("too many bad rows")
+		}
+	}
+	var missing []string
+	for k := range want {
+		if !seen[k] {
+			missing = append(missing, fmt.Sprint(k))
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("%d rows missing, e.g. %v", len(missing), missing[:min(5, len(missing))])
+	}
+}
+
+// readReports returns every run report under root/_runs, oldest first.
+func readReports(t *testing.T, root string) []Report {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(root, "_runs", "dt=*", "*.json"))
+	var reps []Report
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		reps = append(reps, r)
+	}
+	sort.Slice(reps, func(i, j int) bool { return reps[i].StartedAt < reps[j].StartedAt })
+	return reps
+}
+
+func onlyReport(t *testing.T, root string) Report {
+	t.Helper()
+	reps := readReports(t, root)
+	if len(reps) != 1 {
+		t.Fatalf("%d run reports, want 1", len(reps))
+	}
+	return reps[0]
+}
+
+func newSim(t *testing.T, opts videosdktest.Options) *videosdktest.Server {
+	t.Helper()
+	opts.APIKey, opts.Secret = testAPIKey, []byte(testSecret)
+	srv := videosdktest.NewServer(opts)
+	t.Cleanup(srv.Close)
+	return srv
+}

@@ -127,4 +127,3 @@ func TestTokenSourceErrorsAndFormatting(t *testing.T) {
 		})
 	}
 }
-

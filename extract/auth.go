@@ -50,10 +50,10 @@ func NewMinter(apiKey string, secret []byte, ttl time.Duration) *Minter {
 // of its life (at most five minutes) is left.
 func (m *Minter) Token(context.Context) (string, error) {
 	if m.apiKey == "" {
-		return "", errors.New("mint token: the API key is empty")
+		return "", errors.New("cannot mint a token: the API key is empty")
 	}
 	if len(m.secret) == 0 {
-		return "", errors.New("mint token: the secret key is empty")
+		return "", errors.New("cannot mint a token: the secret key is empty")
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -73,7 +73,7 @@ func (m *Minter) Token(context.Context) (string, error) {
 	}).SignedString(m.secret)
 	if err != nil {
 		// jwt's errors name the method or key type, never the key itself.
-		return "", fmt.Errorf("mint token: %w", err)
+		return "", fmt.Errorf("cannot mint a token: %w", err)
 	}
 	m.token, m.expires = tok, exp
 	return tok, nil

@@ -118,7 +118,11 @@ func NewClient(opts Options) (*Client, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = opts.Concurrency
 		t.ResponseHeaderTimeout = opts.RequestTimeout
-		hc = &http.Client{Transport: t}
+		// The API does not redirect; following one could read another
+		// resource as this session, so a 3xx fails the session instead.
+		hc = &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	return &Client{
 		opts:    opts,
@@ -348,7 +352,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	if err := c.haltedErr(); err != nil {
 		return Page{}, err
 	}
-	if err := c.pace.wait(ctx); err != nil {
+	if err := c.pace.waitGate(ctx); err != nil {
 		return Page{}, err
 	}
 	select {
@@ -357,7 +361,8 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 		return Page{}, context.Cause(ctx)
 	}
 	defer func() { <-c.sem }()
-	// The gate may have closed while this request queued for a slot.
+	// The gate may have closed while this request queued for a slot; the
+	// token is taken only now, so that queueing cannot bunch requests up.
 	if err := c.pace.wait(ctx); err != nil {
 		return Page{}, err
 	}
@@ -366,7 +371,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	}
 	token, err := c.opts.Tokens.Token(ctx)
 	if err != nil {
-		return Page{}, c.stop(fmt.Errorf("%w: cannot make a token: %w", ErrUnauthorized, err))
+		return Page{}, c.stop(fmt.Errorf("%w: %w", ErrUnauthorized, err))
 	}
 
 	actx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)

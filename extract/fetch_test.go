@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -422,14 +425,19 @@ func TestRateMatchesServerLimit(t *testing.T) {
 		}
 	}
 	st := c.Stats()
+	t.Logf("%d requests in %v, %d answered 429", st.Requests, took, st.RateLimited)
 	if st.Requests < 90 {
 		t.Fatalf("only %d requests", st.Requests)
 	}
 	if float64(st.RateLimited) > 0.02*float64(st.Requests) {
 		t.Errorf("%d of %d requests got a 429 at a rate equal to the server's limit", st.RateLimited, st.Requests)
 	}
-	if min := time.Duration(float64(st.Requests-1) / limit * float64(time.Second)); took < min*9/10 {
-		t.Errorf("%d requests took %v, faster than %v allows", st.Requests, took, limit)
+	ideal := time.Duration(float64(st.Requests-1) / limit * float64(time.Second))
+	if took < ideal*9/10 {
+		t.Errorf("%d requests took %v, faster than %v/s allows", st.Requests, took, limit)
+	}
+	if took > ideal*3/2+300*time.Millisecond {
+		t.Errorf("%d requests took %v, far slower than %v/s (ideal %v)", st.Requests, took, limit, ideal)
 	}
 }
 
@@ -576,4 +584,59 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+func TestRedirectIsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v2/rooms/") {
+			elsewhere.Add(1)
+			fmt.Fprint(w, `{"pageInfo":{"currentPage":1,"perPage":20,"lastPage":1,"total":0},"data":{"participants":[]}}`)
+			return
+		}
+		http.Redirect(w, r, "/v2/rooms/x", http.StatusFound)
+	}))
+	defer proxy.Close()
+	c, err := extract.NewClient(extract.Options{BaseURL: proxy.URL, Tokens: extract.StaticToken("t"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.FetchSession(context.Background(), "s")
+	var se *extract.SessionError
+	if !errors.As(err, &se) || !strings.Contains(se.Reason, "HTTP 302") {
+		t.Errorf("err = %v, want a SessionError for HTTP 302", err)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
+	}
+}
+
+// TestRateCutOn429 sets the client's rate at 2.5 times the server's limit:
+// the 429s must slow the whole client down, and every session still arrive.
+func TestRateCutOn429(t *testing.T) {
+	var sessions []videosdktest.Session
+	for i := range 14 {
+		sessions = append(sessions, videosdktest.Session{ID: fmt.Sprint("s", i), Participants: people("p", 120)})
+	}
+	srv := newServer(t, videosdktest.Options{Sessions: sessions, RateLimit: 40, RateBurst: 4})
+	c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: 100})
+	got := fetchAll(context.Background(), c, ids(sessions), 8)
+	for _, want := range sessions {
+		if r := got[want.ID]; r.err != nil {
+			t.Fatalf("session %s: %v", want.ID, r.err)
+		} else {
+			assertExact(t, want, r.session)
+		}
+	}
+	st := c.Stats()
+	t.Logf("%d requests, %d answered 429", st.Requests, st.RateLimited)
+	if st.RateLimited == 0 {
+		t.Fatal("no 429 above the server's limit: the test proves nothing")
+	}
+	// Without the shared gate and the cut, the workers keep sending at
+	// 100/s and more than half the requests are refused.
+	if st.RateLimited*5 > st.Requests {
+		t.Errorf("%d of %d requests answered 429: the client did not slow down", st.RateLimited, st.Requests)
+	}
 }

@@ -89,7 +89,8 @@ type pace struct {
 	limiter    *rate.Limiter // nil: no rate limit
 	configured float64
 	current    float64
-	lastChange time.Time
+	lastChange time.Time // of the rate, by a cut or a recovery
+	lastCut    time.Time
 	now        func() time.Time
 }
 
@@ -102,18 +103,26 @@ func newPace(r float64) *pace {
 	return p
 }
 
-// wait blocks until a request may be sent.
-func (p *pace) wait(ctx context.Context) error {
+// waitGate blocks while a Retry-After holds every request back.
+func (p *pace) waitGate(ctx context.Context) error {
 	for {
 		p.mu.Lock()
 		d := p.notBefore.Sub(p.now())
 		p.mu.Unlock()
 		if d <= 0 {
-			break
+			return nil
 		}
 		if err := sleep(ctx, d); err != nil {
 			return err
 		}
+	}
+}
+
+// wait blocks until a request may be sent: past the gate, then a token
+// from the bucket. Call it once per request.
+func (p *pace) wait(ctx context.Context) error {
+	if err := p.waitGate(ctx); err != nil {
+		return err
 	}
 	if p.limiter == nil {
 		return nil
@@ -130,10 +139,10 @@ func (p *pace) throttle(d time.Duration) float64 {
 	if until := now.Add(d); until.After(p.notBefore) {
 		p.notBefore = until
 	}
-	if p.limiter != nil && now.Sub(p.lastChange) >= time.Second {
+	if p.limiter != nil && now.Sub(p.lastCut) >= time.Second {
 		p.current = max(p.current/2, p.configured/8)
 		p.limiter.SetLimit(rate.Limit(p.current))
-		p.lastChange = now
+		p.lastChange, p.lastCut = now, now
 	}
 	return p.current
 }

@@ -73,7 +73,7 @@ func TestPaceCutsAndRecovers(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := newPace(80)
 	p.now = func() time.Time { return clock }
-	p.lastChange = clock.Add(-time.Hour)
+	p.lastChange, p.lastCut = clock.Add(-time.Hour), clock.Add(-time.Hour)
 	steps := []struct {
 		name    string
 		advance time.Duration
@@ -87,6 +87,9 @@ func TestPaceCutsAndRecovers(t *testing.T) {
 		{"floor holds", time.Second, true, 10},
 		{"recovers a tenth per second", time.Second, false, 18},
 		{"recovers to the configured rate, no further", time.Minute, false, 80},
+		{"recovery does not delay the next cut", 0, true, 40},
+		{"recovering", 500 * time.Millisecond, false, 44},
+		{"a 429 right after a recovery still cuts", 600 * time.Millisecond, true, 22},
 	}
 	for _, s := range steps {
 		clock = clock.Add(s.advance)

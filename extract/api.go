@@ -31,7 +31,7 @@ type Options struct {
 	MaxAttempts    int           // per request; default 6
 	Rate           float64       // requests/s shared by all workers; 0 = unlimited
 	MaxPages       int           // per session; default 10000
-	MaxRereads     int           // re-pagings of a session that shifted; default 3
+	MaxRereads     int           // re-pagings of a session that shifted; default 3, negative none
 	MaxBodyBytes   int64         // default 32 MiB
 	Logger         *slog.Logger  // default slog.Default()
 	BackoffBase    time.Duration // first retry waits up to this (full jitter); default 200ms

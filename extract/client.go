@@ -322,7 +322,7 @@ func (c *Client) fetchPage(ctx context.Context, id string, page, perPage int) (P
 		delay := max(te.retryAfter, backoff(attempt, c.opts.BackoffBase, c.opts.BackoffMax, c.jitter))
 		c.countRetry(te.cause)
 		c.log.Debug("retrying page", "session_id", id, "page", page, "attempt", attempt,
-			"cause", te.cause, "delay", delay, "error", err.Error())
+			"status", te.status, "cause", te.cause, "delay", delay, "error", err.Error())
 		if err := sleep(ctx, delay); err != nil {
 			return Page{}, err
 		}
@@ -402,7 +402,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	}
 	if !json.Valid(body) {
 		// Truncated, or an HTML page from a proxy: the next attempt may be whole.
-		return Page{}, &transientError{cause: CauseInvalidJSON, err: fmt.Errorf(
+		return Page{}, &transientError{cause: CauseInvalidJSON, status: http.StatusOK, err: fmt.Errorf(
 			"GET %s: 200 with a body that is not JSON (%d bytes, %s)", u, len(body), contentType(resp))}
 	}
 	p, err := decodePage(body)
@@ -445,16 +445,16 @@ func (c *Client) statusFailure(u *url.URL, resp *http.Response, token string) er
 		if r := c.pace.throttle(gate); r > 0 {
 			c.log.Debug("rate limited; slowing down", "status", status, "delay", gate, "rate", r)
 		}
-		return &transientError{cause: CauseHTTP429, retryAfter: retryAfter, err: errors.New(what)}
+		return &transientError{cause: CauseHTTP429, status: status, retryAfter: retryAfter, err: errors.New(what)}
 	case status == http.StatusRequestTimeout:
-		return &transientError{cause: CauseHTTP408, err: errors.New(what)}
+		return &transientError{cause: CauseHTTP408, status: status, err: errors.New(what)}
 	case status >= 500:
 		if status != http.StatusServiceUnavailable {
 			retryAfter = 0
 		} else if retryAfter > 0 {
 			c.pace.throttle(retryAfter)
 		}
-		return &transientError{cause: CauseHTTP5xx, retryAfter: retryAfter, err: errors.New(what)}
+		return &transientError{cause: CauseHTTP5xx, status: status, retryAfter: retryAfter, err: errors.New(what)}
 	default:
 		return permanent("%s", what)
 	}

@@ -559,7 +559,7 @@ func TestChaos(t *testing.T) {
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, `"msg":"retrying page"`) {
 			retryLines++
-			for _, key := range []string{`"session_id"`, `"page"`, `"attempt"`, `"cause"`, `"delay"`} {
+			for _, key := range []string{`"session_id"`, `"page"`, `"attempt"`, `"status"`, `"cause"`, `"delay"`} {
 				if !strings.Contains(line, key) {
 					t.Fatalf("retry log line without %s: %s", key, line)
 				}
@@ -639,4 +639,25 @@ func TestRateCutOn429(t *testing.T) {
 	if st.RateLimited*5 > st.Requests {
 		t.Errorf("%d of %d requests answered 429: the client did not slow down", st.RateLimited, st.Requests)
 	}
+}
+
+// BenchmarkFetchSession reads a 5000-participant session (100 pages)
+// through the simulator.
+func BenchmarkFetchSession(b *testing.B) {
+	sessions := []videosdktest.Session{{ID: "big", Participants: people("p", 5000)}}
+	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, Secret: secret})
+	defer srv.Close()
+	c, err := extract.NewClient(extract.Options{BaseURL: srv.URL(), Tokens: extract.NewMinter("k", secret, 0),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := c.FetchSession(context.Background(), "big")
+		if err != nil || len(s.Participants) != 5000 {
+			b.Fatalf("%d participants, %v", len(s.Participants), err)
+		}
+	}
+	b.ReportMetric(float64(5000*b.N)/b.Elapsed().Seconds(), "participants/s")
 }

@@ -25,6 +25,7 @@ const (
 // transientError is a failed attempt that a later attempt may cure.
 type transientError struct {
 	cause      string
+	status     int           // HTTP status; 0 when no response came
 	retryAfter time.Duration // from a Retry-After header; 0 when absent
 	err        error
 }
@@ -127,7 +128,13 @@ func (p *pace) wait(ctx context.Context) error {
 	if p.limiter == nil {
 		return nil
 	}
-	return p.limiter.Wait(ctx)
+	if err := p.limiter.Wait(ctx); err != nil {
+		// The limiter refuses at once when the token would come after ctx's
+		// deadline; no request can be sent before then either.
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}
+	return nil
 }
 
 // throttle closes the gate for d and cuts the rate, at most once a second,

@@ -56,7 +56,7 @@ func ReadSessionList(r io.Reader, maxIDs int) (SessionList, error) {
 		line := bytes.TrimSpace(raw)
 		switch {
 		case overlong:
-			invalid(n, line, fmt.Sprintf("line longer than %d bytes", maxLineBytes))
+			invalid(n, line, fmt.Sprintf("line of %d KiB or more", maxLineBytes>>10))
 		case len(line) == 0 || line[0] == '#':
 		case !utf8.Valid(line):
 			invalid(n, line, "invalid UTF-8")

@@ -61,13 +61,13 @@ func TestReadSessionList(t *testing.T) {
 			name:    "overlong physical line",
 			in:      "a\n" + strings.Repeat("y", 200<<10) + "\nb\n",
 			wantIDs: []string{"a", "b"},
-			wantBad: []InvalidLine{{Line: 2, Value: `"` + strings.Repeat("y", 64) + `"`, Reason: "line longer than 65536 bytes"}},
+			wantBad: []InvalidLine{{Line: 2, Value: `"` + strings.Repeat("y", 64) + `"`, Reason: "line of 64 KiB or more"}},
 		},
 		{
 			name:    "overlong last line without newline",
 			in:      "a\n" + strings.Repeat("z", 100<<10),
 			wantIDs: []string{"a"},
-			wantBad: []InvalidLine{{Line: 2, Value: `"` + strings.Repeat("z", 64) + `"`, Reason: "line longer than 65536 bytes"}},
+			wantBad: []InvalidLine{{Line: 2, Value: `"` + strings.Repeat("z", 64) + `"`, Reason: "line of 64 KiB or more"}},
 		},
 		{
 			name:     "more than maxIDs",

@@ -195,6 +195,9 @@ func (r *Run) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if rec.NumRows() == 0 {
+		return nil // an empty session neither opens nor rolls a part
+	}
 	stop := context.AfterFunc(ctx, r.cancel)
 	defer stop()
 	if r.cur == nil {
@@ -334,6 +337,9 @@ func (r *Run) publish(ctx context.Context) ([]FileInfo, error) {
 	old := make(map[string]int64, len(existing))
 	for _, o := range existing {
 		old[o.Key] = o.Generation
+	}
+	if err := r.step("listed"); err != nil {
+		return nil, err
 	}
 	files := make([]FileInfo, 0, len(r.parts))
 	for _, p := range r.parts {

@@ -62,7 +62,7 @@ type ParquetWriter struct {
 	opts        ParquetOptions
 	rows        int64
 	rgBytes     int64 // Arrow bytes fed into the open row group
-	rowGroupDue bool // the open row group is full; start a new one before the next write
+	rowGroupDue bool  // the open row group is full; start a new one before the next write
 	closed      bool
 }
 

@@ -175,7 +175,7 @@ func (d *gcsDriver) mapErr(op, key string, err error) error {
 		return fmt.Errorf("%s %s: %w", op, loc, errNotExist)
 	}
 	if errors.Is(err, storage.ErrBucketNotExist) {
-		return fmt.Errorf("%s %s: %w: bucket %q does not exist (check --output/--sessions)", op, loc, ErrStoreAccess, d.bucket)
+		return fmt.Errorf("%s %s: %w: bucket %q does not exist (check the gs:// location)", op, loc, ErrStoreAccess, d.bucket)
 	}
 	var gerr *googleapi.Error
 	if errors.As(err, &gerr) {
@@ -187,7 +187,7 @@ func (d *gcsDriver) mapErr(op, key string, err error) error {
 		case http.StatusNotFound:
 			// Object operations report a missing object as ErrObjectNotExist;
 			// a bare 404 means the bucket is missing.
-			return fmt.Errorf("%s %s: %w: bucket %q not found (check --output/--sessions)", op, loc, ErrStoreAccess, d.bucket)
+			return fmt.Errorf("%s %s: %w: bucket %q not found (check the gs:// location)", op, loc, ErrStoreAccess, d.bucket)
 		}
 	}
 	return fmt.Errorf("%s %s: %w", op, loc, err)

@@ -508,3 +508,37 @@ func wantAfterCrash(scenario, step string) []string {
 		return []string{"new", "new"}
 	}
 }
+
+func TestRunRollsOnlyBetweenWrites(t *testing.T) {
+	tbl, _ := openLocal(t)
+	slot := Slot{LogicalTime: lt1, ShardCount: 1}
+	sessions := make([]int, 20)
+	for i := range sessions {
+		sessions[i] = 300 + 97*i
+	}
+	// Small row groups too, so a part holds several.
+	files := publishRun(t, tbl, slot, "r", sessions, WriteOptions{MaxFileBytes: 256 << 10, RowGroupRows: 1000})
+	if len(files) < 3 {
+		t.Fatalf("%d files, want the run rolled into several", len(files))
+	}
+	vis := readTable(t, tbl, slot)
+	seen := map[string]string{}
+	var total int64
+	for i, f := range vis {
+		for s := range f.sessions {
+			if prev, ok := seen[s]; ok {
+				t.Errorf("session %s spans %s and %s", s, prev, f.key)
+			}
+			seen[s] = f.key
+		}
+		n := 0
+		for _, c := range f.sessions {
+			n += c
+		}
+		if int64(n) != files[i].Rows {
+			t.Errorf("%s: FileInfo says %d rows, file has %d", f.key, files[i].Rows, n)
+		}
+		total += files[i].Rows
+	}
+	wantExactlyOnce(t, vis, "r", sessions)
+}

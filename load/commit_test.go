@@ -517,7 +517,7 @@ func TestRunRollsOnlyBetweenWrites(t *testing.T) {
 		sessions[i] = 300 + 97*i
 	}
 	// Small row groups too, so a part holds several.
-	files := publishRun(t, tbl, slot, "r", sessions, WriteOptions{MaxFileBytes: 256 << 10, RowGroupRows: 1000})
+	files := publishRun(t, tbl, slot, "r", sessions, WriteOptions{MaxFileBytes: 48 << 10, RowGroupRows: 1000})
 	if len(files) < 3 {
 		t.Fatalf("%d files, want the run rolled into several", len(files))
 	}

@@ -523,7 +523,6 @@ func TestRunRollsOnlyBetweenWrites(t *testing.T) {
 	}
 	vis := readTable(t, tbl, slot)
 	seen := map[string]string{}
-	var total int64
 	for i, f := range vis {
 		for s := range f.sessions {
 			if prev, ok := seen[s]; ok {
@@ -538,7 +537,6 @@ func TestRunRollsOnlyBetweenWrites(t *testing.T) {
 		if int64(n) != files[i].Rows {
 			t.Errorf("%s: FileInfo says %d rows, file has %d", f.key, files[i].Rows, n)
 		}
-		total += files[i].Rows
 	}
 	wantExactlyOnce(t, vis, "r", sessions)
 }

@@ -103,3 +103,10 @@ func (s staticToken) Token(context.Context) (string, error) {
 func (staticToken) String() string         { return "[redacted token]" }
 func (staticToken) GoString() string       { return "[redacted token]" }
 func (s staticToken) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText keeps the token out of JSON and text encodings (slog's JSON
+// handler encodes a struct holding a StaticToken with encoding/json).
+func (s staticToken) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// MarshalText keeps the secret out of JSON and text encodings.
+func (m *Minter) MarshalText() ([]byte, error) { return []byte(m.String()), nil }

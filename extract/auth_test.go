@@ -2,7 +2,9 @@ package extract
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,7 +121,14 @@ func TestTokenSourceErrorsAndFormatting(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
-			for _, s := range []string{fmt.Sprint(tt.src), fmt.Sprintf("%+v", tt.src), fmt.Sprintf("%#v", tt.src), fmt.Sprint(err)} {
+			opts := Options{Tokens: tt.src}
+			var logged strings.Builder
+			for _, h := range []slog.Handler{slog.NewJSONHandler(&logged, nil), slog.NewTextHandler(&logged, nil)} {
+				slog.New(h).Info("options", "opts", opts, "tokens", tt.src)
+			}
+			asJSON, _ := json.Marshal(opts)
+			for _, s := range []string{fmt.Sprint(tt.src), fmt.Sprintf("%+v", tt.src), fmt.Sprintf("%#v", tt.src), fmt.Sprint(err),
+				fmt.Sprintf("%+v", opts), fmt.Sprintf("%#v", opts), logged.String(), string(asJSON)} {
 				if strings.Contains(s, secret) {
 					t.Errorf("formatted %q holds the secret", s)
 				}

@@ -160,8 +160,8 @@ func (c *Client) Stats() Stats {
 // an error wrapping ErrUnauthorized means no further request will be sent by
 // this client; otherwise the error is ctx's.
 func (c *Client) FetchSession(ctx context.Context, id string) (Session, error) {
-	if id == "" {
-		return Session{}, &SessionError{SessionID: id, Reason: "empty session ID"}
+	if reason := implausible(id); reason != "" {
+		return Session{}, &SessionError{SessionID: strconv.QuoteToASCII(id), Reason: "not a session ID: " + reason}
 	}
 	if err := c.haltedErr(); err != nil {
 		return Session{}, err

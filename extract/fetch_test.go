@@ -307,6 +307,18 @@ func TestHostileIDsStayOneSegment(t *testing.T) {
 			assertExact(t, want, s)
 		})
 	}
+	// IDs that cannot be session IDs are not sent.
+	before := srv.Requests()
+	for _, id := range []string{"", "nul\x00", "bad\xff", strings.Repeat("x", 129), "line\nbreak"} {
+		_, err := c.FetchSession(context.Background(), id)
+		var se *extract.SessionError
+		if !errors.As(err, &se) || !strings.HasPrefix(se.Reason, "not a session ID") || strings.ContainsAny(se.SessionID, "\x00\n") {
+			t.Errorf("FetchSession(%q): err = %v, want a SessionError with a safe ID", id, err)
+		}
+	}
+	if n := srv.Requests() - before; n != 0 {
+		t.Errorf("%d requests sent for implausible IDs", n)
+	}
 	// An unknown hostile ID is a 404 for that ID, never another resource.
 	if _, err := c.FetchSession(context.Background(), "../x"); err == nil || !strings.Contains(err.Error(), "session not found") {
 		t.Errorf("unknown hostile ID: err = %v, want a 404 for the session", err)

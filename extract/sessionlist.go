@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -58,12 +59,8 @@ func ReadSessionList(r io.Reader, maxIDs int) (SessionList, error) {
 		case overlong:
 			invalid(n, line, fmt.Sprintf("line of %d KiB or more", maxLineBytes>>10))
 		case len(line) == 0 || line[0] == '#':
-		case !utf8.Valid(line):
-			invalid(n, line, "invalid UTF-8")
-		case len(line) > MaxSessionIDBytes:
-			invalid(n, line, fmt.Sprintf("longer than %d bytes", MaxSessionIDBytes))
-		case bytes.ContainsFunc(line, unicode.IsControl):
-			invalid(n, line, "control character")
+		case implausible(string(line)) != "":
+			invalid(n, line, implausible(string(line)))
 		default:
 			id := string(line)
 			if _, dup := seen[id]; dup {
@@ -107,4 +104,19 @@ func showValue(b []byte) string {
 		cut--
 	}
 	return strconv.Quote(string(b[:cut])) + "…"
+}
+
+// implausible says why id cannot be a session ID, or "" if it can be.
+func implausible(id string) string {
+	switch {
+	case id == "":
+		return "empty"
+	case !utf8.ValidString(id):
+		return "invalid UTF-8"
+	case len(id) > MaxSessionIDBytes:
+		return fmt.Sprintf("longer than %d bytes", MaxSessionIDBytes)
+	case strings.ContainsFunc(id, unicode.IsControl):
+		return "control character"
+	}
+	return ""
 }

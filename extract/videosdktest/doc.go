@@ -22,6 +22,9 @@
 // through. Options.RateLimit adds a server-side token bucket answering 429.
 //
 // Gauges (MaxInFlight, Requests, RequestURIs) and Snapshot, the data as they
-// stand after any live growth, let tests check what the client did and got.
+// stand after any live growth, let tests check what the client did and got;
+// Session.Want gives a snapshot in extract's types. Live growth lasts for
+// the life of the Server: a second export against the same Server sees more
+// participants than the first, until each live session reaches its LiveCap.
 // Generate makes a realistic set of sessions for tests and the demo.
 package videosdktest

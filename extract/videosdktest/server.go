@@ -61,7 +61,8 @@ type Server struct {
 // maxURIsKept bounds RequestURIs for long demo runs.
 const maxURIsKept = 1 << 20
 
-// NewServer starts a Server serving a copy of opts.Sessions. Close it.
+// NewServer starts a Server serving a copy of opts.Sessions, whose IDs must
+// be distinct (it panics otherwise). Close it.
 func NewServer(opts Options) *Server {
 	if opts.DefaultPerPage <= 0 {
 		opts.DefaultPerPage = 20

@@ -178,7 +178,25 @@ func (t *Table) cleanStaging(ctx context.Context, name string, staleAfter time.D
 			return fmt.Errorf("remove staging leftover: %w", err)
 		}
 	}
+	if s, ok := t.drv.(sweeper); ok {
+		// Temporary files of killed writes: any age in this slot's staging
+		// (its runs are dead: this one has not started), stale ones elsewhere.
+		if err := s.sweep(ctx, stagingSlotDir(name), now); err != nil {
+			return err
+		}
+		for _, folder := range []string{stagingFolder, runsFolder, manifestsFolder} {
+			if err := s.sweep(ctx, folder, now.Add(-staleAfter)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// sweeper is implemented by stores whose killed writes leave temporary
+// files behind (the local one).
+type sweeper interface {
+	sweep(ctx context.Context, prefix string, cutoff time.Time) error
 }
 
 // Write appends the rows of one session to the run's current part; a

@@ -40,7 +40,9 @@
 //
 //	B   Begin: delete every staging object of this slot (earlier, killed runs)
 //	    and of any slot older than 48h. Another slot's fresh staging is kept:
-//	    the shards of one logical time run at once, in separate pods.
+//	    the shards of one logical time run at once, in separate pods. On the
+//	    local store, also the hidden temporary files of killed writes (this
+//	    slot's, and stale ones anywhere outside the table).
 //	W   Write: stream sessions into _staging/<slot>/<run_id>/part-N. Each part
 //	    is committed by its writer's Close (DoesNotExist) once it passes
 //	    MaxFileBytes or at Publish, and its CRC32C compared with what we sent.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // localDriver stores objects as files under root. An object is written to a
@@ -47,12 +48,20 @@ func (d *localDriver) NewWriter(ctx context.Context, key string, opts writerOpti
 		return nil, err
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, localErr("create directory for", p, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return nil, localErr("create", p, err)
+	var f *os.File
+	// Another run's Delete may prune an empty parent between MkdirAll and
+	// CreateTemp; try again then.
+	for attempt := 0; ; attempt++ {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, localErr("create directory for", p, err)
+		}
+		f, err = os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
+			return nil, localErr("create", p, err)
+		}
 	}
 	return &localWriter{ctx: ctx, f: f, final: p, key: key, opts: opts, crc: crc32.New(castagnoli)}, nil
 }
@@ -266,6 +275,11 @@ func (d *localDriver) Copy(ctx context.Context, dst, src string, cond preconditi
 	}
 	if cond.DoesNotExist {
 		err := os.Link(sp, dp)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Pruned by another slot's Delete in between: once more.
+			os.MkdirAll(filepath.Dir(dp), 0o755)
+			err = os.Link(sp, dp)
+		}
 		if errors.Is(err, fs.ErrExist) {
 			return objectAttrs{}, fmt.Errorf("copy to %s: %w", dp, errPrecondition)
 		}
@@ -281,7 +295,12 @@ func (d *localDriver) Copy(ctx context.Context, dst, src string, cond preconditi
 	if err != nil {
 		return objectAttrs{}, err
 	}
-	if err := os.Rename(tmp, dp); err != nil {
+	err = os.Rename(tmp, dp)
+	if errors.Is(err, fs.ErrNotExist) {
+		os.MkdirAll(filepath.Dir(dp), 0o755)
+		err = os.Rename(tmp, dp)
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return objectAttrs{}, localErr("rename into", dp, err)
 	}
@@ -386,4 +405,48 @@ func localErr(op, p string, err error) error {
 		return fmt.Errorf("%s %s: %w: %w (make the directory writable by the job's user)", op, p, ErrStoreAccess, err)
 	}
 	return fmt.Errorf("%s %s: %w", op, p, err)
+}
+
+// sweep removes hidden temporary files under prefix last modified before
+// cutoff (writes killed before Close or rename), then the directories
+// that leaves empty. A killed local write leaves such a file; a killed
+// GCS upload leaves no object, so only this store needs sweeping.
+func (d *localDriver) sweep(ctx context.Context, prefix string, cutoff time.Time) error {
+	start := filepath.Join(d.root, filepath.FromSlash(prefix))
+	var dirs []string
+	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			// Only old directories: a fresh one may be about to get a file.
+			if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+				dirs = append(dirs, p)
+			}
+			return nil
+		}
+		if !strings.HasPrefix(e.Name(), ".") {
+			return nil
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			os.Remove(p)
+		}
+		return nil
+	})
+	if err != nil {
+		return localErr("sweep", start, err)
+	}
+	// Deepest first; Remove fails harmlessly on directories that still hold files.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if dirs[i] != d.root {
+			os.Remove(dirs[i])
+		}
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
@@ -162,7 +163,12 @@ func readParquet(t *testing.T, path string) []transform.Row {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pf, err := file.NewParquetReader(f)
+	return readParquetFrom(t, path, f)
+}
+
+func readParquetFrom(t *testing.T, path string, r parquet.ReaderAtSeeker) []transform.Row {
+	t.Helper()
+	pf, err := file.NewParquetReader(r)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

@@ -69,8 +69,12 @@ type process struct {
 	store          load.OpenOptions
 }
 
+// storeOptions is how tests point every store at fake-gcs-server in process
+// or inject faults; production leaves it zero.
+var storeOptions load.OpenOptions
+
 func runMain(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) int {
-	p := &process{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	p := &process{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now, store: storeOptions}
 	return p.main(ctx, args)
 }
 

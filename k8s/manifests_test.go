@@ -961,3 +961,32 @@ func TestNoStrayManifests(t *testing.T) {
 		}
 	}
 }
+
+// The pod's fixed UID and GID are the image's user, so that the distroless
+// nonroot image and runAsNonRoot agree; and the image is built static and
+// version-stamped, as the CronJob expects of its entrypoint.
+func TestPodRunsAsTheImageUser(t *testing.T) {
+	b, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockerfile := string(b)
+	for _, want := range []string{
+		"CGO_ENABLED=0", "-trimpath", "-X main.version=${VERSION}", "./cmd/participants-etl",
+		"FROM gcr.io/distroless/static-debian12:nonroot", `ENTRYPOINT ["/participants-etl"]`,
+	} {
+		if !strings.Contains(dockerfile, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	user := regexp.MustCompile(`(?m)^USER (\d+):(\d+)$`).FindStringSubmatch(dockerfile)
+	if user == nil {
+		t.Fatal("Dockerfile sets no numeric USER uid:gid")
+	}
+	r, _ := renderTyped(t, os.DirFS("."), "base")
+	sc := r.cronJob.Spec.JobTemplate.Spec.Template.Spec.SecurityContext
+	if sc == nil || sc.RunAsUser == nil || sc.RunAsGroup == nil ||
+		strconv.FormatInt(*sc.RunAsUser, 10) != user[1] || strconv.FormatInt(*sc.RunAsGroup, 10) != user[2] {
+		t.Errorf("pod runs as %v, the image as %s:%s", sc, user[1], user[2])
+	}
+}

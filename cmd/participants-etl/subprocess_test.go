@@ -123,6 +123,9 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 // exits 0 on SIGTERM.
 func TestScheduleRunsOnEveryTickAndStopsOnSIGTERM(t *testing.T) {
 	sessions := videosdktest.Generate(17, 10)
+	for i := range sessions { // static data, so every tick must write the same rows
+		sessions[i].Live = videosdktest.NotLive
+	}
 	srv := newSim(t, videosdktest.Options{Sessions: sessions})
 	out := t.TempDir()
 	c := startChild(t, nil, "schedule", "--schedule", "@every 2s", "--sessions", writeList(t, ids(sessions)...),

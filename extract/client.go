@@ -431,15 +431,16 @@ func (c *Client) statusFailure(u *url.URL, resp *http.Response, token string) er
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 	status := resp.StatusCode
 	what := fmt.Sprintf("GET %s: HTTP %d%s", u, status, errorMessage(body, token))
-	retryAfter, _ := parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), c.opts.MaxRetryAfter)
+	retryAfter, told := parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), c.opts.MaxRetryAfter)
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return c.stop(fmt.Errorf("%w: %s; check VIDEOSDK_API_KEY and VIDEOSDK_SECRET_KEY (or VIDEOSDK_TOKEN)",
 			ErrUnauthorized, what))
 	case status == http.StatusTooManyRequests:
 		c.rateLimited.Add(1)
+		// Without a Retry-After, hold everyone back briefly; "0" means now.
 		gate := retryAfter
-		if gate == 0 {
+		if !told {
 			gate = c.opts.BackoffBase
 		}
 		if r := c.pace.throttle(gate); r > 0 {

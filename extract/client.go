@@ -393,6 +393,9 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	if resp.StatusCode != http.StatusOK {
 		return Page{}, c.statusFailure(u, resp, token)
 	}
+	if resp.ContentLength > c.opts.MaxBodyBytes {
+		return Page{}, permanent("response body of %d bytes is over the limit of %d bytes", resp.ContentLength, c.opts.MaxBodyBytes)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBodyBytes+1))
 	if err != nil {
 		return Page{}, c.transportFailure(ctx, actx, fmt.Errorf("read body of GET %s: %w", u, err))

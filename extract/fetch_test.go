@@ -257,7 +257,7 @@ func TestFetchSessionFailuresStayWithTheirSession(t *testing.T) {
 		{id: "wrong-session", reason: `page 3: belongs to session "someone-else"`},
 		{id: "wrong-page", reason: "page 2: answered as page 1"},
 		{id: "endless", reason: "more than the limit of 20", opts: extract.Options{MaxPages: 20}, maxReqs: 20},
-		{id: "huge", reason: "page 1: response body over the limit of 2000 bytes", opts: extract.Options{MaxBodyBytes: 2000}, maxReqs: 1},
+		{id: "huge", reason: "page 1: response body of ", opts: extract.Options{MaxBodyBytes: 2000}, maxReqs: 1},
 		{id: "never-settles", reason: "participant list kept shifting while paged (got ", opts: extract.Options{MaxRereads: 2}},
 		{id: "fine"},
 	}
@@ -685,4 +685,36 @@ func BenchmarkFetchSession(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(5000*b.N)/b.Elapsed().Seconds(), "participants/s")
+}
+
+// TestBodyLimitWithoutContentLength streams an endless chunked body: the
+// client stops reading at the limit instead of running out of memory.
+func TestBodyLimitWithoutContentLength(t *testing.T) {
+	var sent atomic.Int64
+	endless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"pageInfo":{"currentPage":1},"data":{"participants":[`))
+		chunk := []byte(strings.Repeat(`{"participantId":"x"},`, 100))
+		for r.Context().Err() == nil && sent.Load() < 64<<20 {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+			http.NewResponseController(w).Flush()
+		}
+	}))
+	defer endless.Close()
+	c, err := extract.NewClient(extract.Options{BaseURL: endless.URL, Tokens: extract.StaticToken("t"), MaxBodyBytes: 1 << 20,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.FetchSession(context.Background(), "s")
+	var se *extract.SessionError
+	if !errors.As(err, &se) || !strings.Contains(se.Reason, "page 1: response body over the limit of 1048576 bytes") {
+		t.Fatalf("err = %v, want a SessionError for the body limit", err)
+	}
+	if st := c.Stats(); st.Requests != 1 {
+		t.Errorf("%d requests; an oversized body is not retried", st.Requests)
+	}
 }

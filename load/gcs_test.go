@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -43,13 +42,30 @@ func emulator(t *testing.T, middleware func(http.Handler) http.Handler) *fakesto
 func noMiddleware(h http.Handler) http.Handler { return h }
 
 // TestGCSRidesOutServerErrors runs a whole export against a GCS that
-// answers 503 to every third request, then recovers.
+// answers 503 to the first attempt of every distinct request (upload
+// chunks included) until it recovers after 150 requests.
 func TestGCSRidesOutServerErrors(t *testing.T) {
-	var seen, failed atomic.Int64
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	total, failed := 0, 0
+	failedKinds := map[string]bool{}
 	emulator(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if n := seen.Add(1); n <= 60 && n%3 == 1 {
-				failed.Add(1)
+			key := r.Method + " " + r.URL.String() + " " + r.Header.Get("Content-Range")
+			mu.Lock()
+			total++
+			fail := total <= 150 && !seen[key]
+			seen[key] = true
+			if fail {
+				failed++
+				kind := r.Method + " " + strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0]
+				if r.Header.Get("Content-Range") != "" {
+					kind = "upload chunk" // resumable: PUT or POST with a range
+				}
+				failedKinds[kind] = true
+			}
+			mu.Unlock()
+			if fail {
 				io.Copy(io.Discard, r.Body)
 				http.Error(w, `{"error":{"code":503,"message":"try again"}}`, http.StatusServiceUnavailable)
 				return
@@ -63,20 +79,32 @@ func TestGCSRidesOutServerErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tbl.Close()
+	// A resumable upload of three chunks, with chunks answered 503.
+	body := payload(9, 700<<10)
+	if _, err := put(t, tbl.drv, "big", body, precondition{DoesNotExist: true}); err != nil {
+		t.Fatalf("upload through 503s: %v", err)
+	}
+	if !bytes.Equal(readObject(t, tbl.drv, "big"), body) {
+		t.Fatal("upload through 503s corrupted the object")
+	}
 	slot := Slot{LogicalTime: lt1, ShardCount: 1}
 	publishRun(t, tbl, slot, "r1", []int{2000, 10, 3000}, WriteOptions{MaxFileBytes: 100 << 10})
 	files := publishRun(t, tbl, slot, "r2", []int{3000, 2000, 10}, WriteOptions{MaxFileBytes: 100 << 10})
 	if _, err := tbl.WriteReport(ctx, slot, "r2", []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	if failed.Load() < 10 {
-		t.Fatalf("only %d requests failed; the test proves nothing", failed.Load())
-	}
 	wantExactlyOnce(t, readTable(t, tbl, slot), "r2", []int{3000, 2000, 10})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, kind := range []string{"upload chunk", "POST upload", "POST storage", "DELETE storage", "GET storage"} {
+		if !failedKinds[kind] {
+			t.Errorf("no %q request was answered 503 (got %v); the test proves less than it claims", kind, failedKinds)
+		}
+	}
 	if len(files) < 2 {
 		t.Errorf("want a multi-part run, got %d files", len(files))
 	}
-	t.Logf("%d of %d requests answered 503", failed.Load(), seen.Load())
+	t.Logf("%d of %d requests answered 503: %v", failed, total, failedKinds)
 }
 
 func TestOpenAccessErrors(t *testing.T) {

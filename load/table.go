@@ -29,6 +29,13 @@ type OpenOptions struct {
 	RetryInitialBackoff time.Duration // 250ms
 	RetryMaxBackoff     time.Duration // 16s
 	MaxAttempts         int           // 8
+
+	// PublishHook, when set, is called between the steps of every Publish
+	// ("staged", "listed", "published part N", "extras deleted", "manifest
+	// written"); an error stops the Publish there. It exists for
+	// fault-injection tests of whole processes (kill between two steps);
+	// production leaves it nil.
+	PublishHook func(step string) error
 }
 
 func (o OpenOptions) withDefaults() OpenOptions {
@@ -67,7 +74,7 @@ type Table struct {
 // missing bucket or a missing permission is reported now, wrapped in
 // ErrStoreAccess, rather than after the export.
 func Open(ctx context.Context, output string, opts OpenOptions) (*Table, error) {
-	t := &Table{location: output, now: time.Now}
+	t := &Table{location: output, now: time.Now, publishHook: opts.PublishHook}
 	if bucket, prefix, ok := parseGS(output); ok {
 		if bucket == "" {
 			return nil, fmt.Errorf("output %q: %w: no bucket name (want gs://bucket/prefix)", output, ErrStoreAccess)

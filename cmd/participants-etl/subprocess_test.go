@@ -189,5 +189,3 @@ func writtenFiles(t *testing.T, root string) []string {
 }
 
 func describe(files []string) string { return fmt.Sprintf("%d files: %v", len(files), files) }
-
-func childHooks() {}

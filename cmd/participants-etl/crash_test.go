@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"google.golang.org/api/iterator"
+
+	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/transform"
+)
+
+// childHooks lets a crash test stop the child between two publish steps:
+// at step PARTICIPANTS_ETL_PAUSE_AT it writes PARTICIPANTS_ETL_PAUSE_MARKER
+// and sleeps PARTICIPANTS_ETL_PAUSE_FOR (default: until killed).
+func childHooks() {
+	step := os.Getenv("PARTICIPANTS_ETL_PAUSE_AT")
+	if step == "" {
+		return
+	}
+	marker := os.Getenv("PARTICIPANTS_ETL_PAUSE_MARKER")
+	pause, err := time.ParseDuration(os.Getenv("PARTICIPANTS_ETL_PAUSE_FOR"))
+	if err != nil {
+		pause = time.Hour
+	}
+	storeOptions.PublishHook = func(s string) error {
+		if s == step {
+			os.WriteFile(marker, []byte(s), 0o644)
+			time.Sleep(pause)
+		}
+		return nil
+	}
+}
+
+// crashStore is where a crash test's table lives, as the child sees it and
+// as the test reads it.
+type crashStore struct {
+	output string
+	env    []string
+	rows   func(t *testing.T) ([]transform.Row, []string) // rows and object names under the table
+}
+
+func localCrashStore(t *testing.T) crashStore {
+	dir := t.TempDir()
+	return crashStore{output: dir, rows: func(t *testing.T) ([]transform.Row, []string) {
+		files := writtenFiles(t, dir)
+		var rows []transform.Row
+		for _, f := range files {
+			if !strings.HasSuffix(f, ".parquet") {
+				t.Errorf("non-Parquet file %s in the table", f)
+				continue
+			}
+			rows = append(rows, readParquet(t, f)...)
+		}
+		return rows, files
+	}}
+}
+
+// gcsCrashStore runs fake-gcs-server on loopback, so that the child reaches
+// it through STORAGE_EMULATOR_HOST exactly as the GCS client would in
+// production, and in-process runs reach it through storeOptions.
+func gcsCrashStore(t *testing.T) crashStore {
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "crash-bucket"})
+	host := strings.TrimPrefix(srv.URL(), "http://")
+	t.Setenv("STORAGE_EMULATOR_HOST", host) // for in-process runs' storage.NewClient
+	// Read the table as production readers do: a real client, here sent to
+	// the emulator by STORAGE_EMULATOR_HOST.
+	client, err := storage.NewClient(context.Background(), storage.WithJSONReads())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return crashStore{
+		output: "gs://crash-bucket/videosdk",
+		env:    []string{"STORAGE_EMULATOR_HOST=" + host},
+		rows: func(t *testing.T) ([]transform.Row, []string) {
+			return gcsTable(t, client, "crash-bucket", "videosdk/participant_timelogs/")
+		},
+	}
+}
+
+func gcsTable(t *testing.T, client *storage.Client, bucket, prefix string) ([]transform.Row, []string) {
+	t.Helper()
+	ctx := context.Background()
+	var rows []transform.Row
+	var names []string
+	it := client.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: prefix})
+	for {
+		a, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, a.Name)
+		if !strings.HasSuffix(a.Name, ".parquet") {
+			t.Errorf("non-Parquet object %s in the table", a.Name)
+			continue
+		}
+		r, err := client.Bucket(bucket).Object(a.Name).NewReader(ctx)
+		if err != nil {
+			t.Fatalf("read %s (listed with size %d): %v", a.Name, a.Size, err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, readParquetFrom(t, a.Name, bytes.NewReader(b))...)
+	}
+	return rows, names
+}
+
+// runIDs returns the distinct run_ids of rows.
+func runIDs(rows []transform.Row) map[string]int {
+	ids := map[string]int{}
+	for _, r := range rows {
+		ids[r.RunID]++
+	}
+	return ids
+}
+
+// TestCrashLeavesNothingOrAll kills real processes (SIGKILL and SIGTERM)
+// during extraction, during upload and between every two publish steps of a
+// rerun. After each, a plain listing of the table must show exactly one
+// whole run: the previous one, or the new one complete. A final rerun gives
+// every row exactly once.
+func TestCrashLeavesNothingOrAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts many processes")
+	}
+	for _, kind := range []string{"local", "gcs"} {
+		t.Run(kind, func(t *testing.T) {
+			store := localCrashStore(t)
+			if kind == "gcs" {
+				store = gcsCrashStore(t)
+				storeOptions.ChunkSize = 256 << 10 // several chunks per file, so uploads are in flight
+				t.Cleanup(func() { storeOptions.ChunkSize = 0 })
+			}
+			sessions := videosdktest.Generate(31, 40)
+			for i := range sessions { // static: every run must write the same rows
+				sessions[i].Live = videosdktest.NotLive
+			}
+			srv := newSim(t, videosdktest.Options{Sessions: sessions, Latency: 15 * time.Millisecond})
+			list := writeList(t, ids(sessions)...)
+			args := []string{"run", "--sessions", list, "--output", store.output, "--api-url", srv.URL(),
+				"--logical-time", "2026-11-26T03:00:00Z", "--concurrency", "4"}
+			want := wantRows(t, srv.Snapshot())
+
+			// assertWhole checks that the table holds exactly one run's rows,
+			// all of them, and returns that run's ID.
+			assertWhole := func(t *testing.T, when string) string {
+				t.Helper()
+				rows, names := store.rows(t)
+				ids := runIDs(rows)
+				if len(ids) != 1 {
+					t.Fatalf("%s: table mixes runs %v (%s)", when, ids, describe(names))
+				}
+				checkRows(t, rows, want, "", time.Time{}, time.Now())
+				for id := range ids {
+					return id
+				}
+				return ""
+			}
+
+			// The slot's first, complete version.
+			first := runCLI(t, t.Context(), credsEnv(nil), "", args...)
+			if first.code != exitOK {
+				t.Fatalf("first run: exit %d: %s", first.code, tail(first.stderr, 2000))
+			}
+			current := assertWhole(t, "after the first run")
+
+			points := []struct {
+				name   string
+				sig    syscall.Signal
+				step   string        // pause at this publish step; "" kills mid-extraction
+				pause  time.Duration // how long the child pauses there
+				wantOK bool          // the child finishes the commit
+			}{
+				{name: "SIGKILL during extraction", sig: syscall.SIGKILL},
+				{name: "SIGTERM during extraction", sig: syscall.SIGTERM},
+				{name: "SIGKILL after staging", sig: syscall.SIGKILL, step: "staged"},
+				{name: "SIGKILL after listing", sig: syscall.SIGKILL, step: "listed"},
+				{name: "SIGKILL after publishing", sig: syscall.SIGKILL, step: "published part 0"},
+				{name: "SIGKILL after removing extras", sig: syscall.SIGKILL, step: "extras deleted"},
+				{name: "SIGKILL after the manifest", sig: syscall.SIGKILL, step: "manifest written"},
+				{name: "SIGTERM while publishing", sig: syscall.SIGTERM, step: "listed", pause: 1500 * time.Millisecond, wantOK: true},
+			}
+			for _, pt := range points {
+				marker := filepath.Join(t.TempDir(), "paused")
+				env := append([]string{
+					"PARTICIPANTS_ETL_PAUSE_AT=" + pt.step,
+					"PARTICIPANTS_ETL_PAUSE_MARKER=" + marker,
+				}, store.env...)
+				if pt.pause > 0 {
+					env = append(env, "PARTICIPANTS_ETL_PAUSE_FOR="+pt.pause.String())
+				}
+				before := srv.Requests()
+				c := startChild(t, env, args...)
+				if pt.step == "" {
+					eventually(t, 10*time.Second, "requests from the child", func() bool { return srv.Requests() > before+15 })
+				} else {
+					eventually(t, 20*time.Second, "the child to reach "+pt.step, func() bool {
+						_, err := os.Stat(marker)
+						return err == nil
+					})
+				}
+				c.signal(t, pt.sig)
+				sent := time.Now()
+				code := c.wait(t, 10*time.Second)
+				switch {
+				case pt.sig == syscall.SIGKILL && code != -1:
+					t.Errorf("%s: exit %d, want killed", pt.name, code)
+				case pt.sig == syscall.SIGTERM && pt.wantOK && code != exitOK:
+					t.Errorf("%s: exit %d, want 0 (the commit had begun)", pt.name, code)
+				case pt.sig == syscall.SIGTERM && !pt.wantOK && code != exitFailed:
+					t.Errorf("%s: exit %d, want 1; stderr:\n%s", pt.name, code, tail(c.stderr.String(), 2000))
+				}
+				if pt.sig == syscall.SIGTERM && !pt.wantOK && time.Since(sent) > 5*time.Second {
+					t.Errorf("%s: took %s to exit", pt.name, time.Since(sent))
+				}
+				got := assertWhole(t, pt.name)
+				committed := got != current
+				if pt.step == "" || pt.step == "staged" || pt.step == "listed" {
+					if committed && !pt.wantOK {
+						t.Errorf("%s: a run killed before publishing is visible", pt.name)
+					}
+				}
+				if pt.wantOK && !committed {
+					t.Errorf("%s: the commit under way was not finished", pt.name)
+				}
+				current = got
+			}
+
+			// A clean rerun after all that: every row exactly once, one run.
+			last := runCLI(t, t.Context(), credsEnv(nil), "", args...)
+			if last.code != exitOK {
+				t.Fatalf("final rerun: exit %d: %s", last.code, tail(last.stderr, 2000))
+			}
+			if got := assertWhole(t, "after the final rerun"); got == current {
+				t.Errorf("the final rerun did not replace the slot")
+			}
+		})
+	}
+}

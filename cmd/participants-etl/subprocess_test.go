@@ -189,3 +189,29 @@ func writtenFiles(t *testing.T, root string) []string {
 }
 
 func describe(files []string) string { return fmt.Sprintf("%d files: %v", len(files), files) }
+
+// TestScheduleSIGTERMDuringARun: a signal that arrives while a scheduled
+// run is fetching stops it the way `run` stops: nothing of it is visible,
+// and the exit code (1) says the run did not commit.
+func TestScheduleSIGTERMDuringARun(t *testing.T) {
+	sessions := videosdktest.Generate(19, 120)
+	srv := newSim(t, videosdktest.Options{Sessions: sessions, Latency: 50 * time.Millisecond})
+	out := t.TempDir()
+	c := startChild(t, nil, "schedule", "--schedule", "@every 1s", "--sessions", writeList(t, ids(sessions)...),
+		"--output", out, "--api-url", srv.URL(), "--concurrency", "2")
+	eventually(t, 15*time.Second, "the first scheduled run to be fetching", func() bool { return srv.Requests() > 10 })
+	c.signal(t, syscall.SIGTERM)
+	start := time.Now()
+	if code := c.wait(t, 10*time.Second); code != exitFailed {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, tail(c.stderr.String(), 2000))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s to stop", d)
+	}
+	if files := writtenFiles(t, out); len(files) != 0 {
+		t.Errorf("an interrupted run left files in the table: %s", describe(files))
+	}
+	if staged, _ := filepath.Glob(filepath.Join(out, "_staging", "*", "*", "*")); len(staged) != 0 {
+		t.Errorf("an interrupted run left staging: %v", staged)
+	}
+}

@@ -63,8 +63,19 @@ func (p *process) demo(ctx context.Context, args []string) error {
 		Secret:   []byte(demoSecret),
 	}
 	if chaos {
-		opts.Faults = videosdktest.Faults{Fraction: 0.2, Seed: seed}
-		opts.RateLimit = 200
+		// Every fault but the random 429s: the simulator's rate limit sends
+		// real ones, and random ones would hold the client's adaptive rate
+		// at its floor for the whole demo (the tests cover them).
+		var kinds []videosdktest.Fault
+		for _, f := range videosdktest.AllFaults {
+			if f != videosdktest.Fault429Seconds && f != videosdktest.Fault429Date {
+				kinds = append(kinds, f)
+			}
+		}
+		opts.Faults = videosdktest.Faults{Fraction: 0.2, Seed: seed, Kinds: kinds}
+		// The client starts faster than the server allows, so the demo shows
+		// real 429s and the shared rate backing off, then recovering.
+		opts.RateLimit = 150
 		c.Rate = 200
 		if c.RequestTimeout > 2*time.Second {
 			c.RequestTimeout = time.Second // the simulator's stalls outlast it

@@ -178,7 +178,7 @@ func bindExport(fs *flagSet, c *Config, defaultOutput string) {
 	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", 1<<20, "most rows in one Parquet row group")
 	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", 128<<20, "most bytes in one Parquet row group")
 	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", 1<<30, "a Parquet file is closed after the session that takes it past this size")
-	fs.duration(&c.ProgressInterval, "progress-interval", "ETL_PROGRESS_INTERVAL", 10*time.Second, "how often to log progress; 0 for never")
+	fs.duration(&c.ProgressInterval, "progress-interval", "ETL_PROGRESS_INTERVAL", 5*time.Second, "how often to log progress; 0 for never")
 	fs.str(&c.Pushgateway, "pushgateway", "ETL_PUSHGATEWAY", "", "Prometheus Pushgateway URL to push each run's metrics to")
 	fs.str(&c.LogFormat, "log-format", "ETL_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)")
 	fs.str(&c.LogLevel, "log-level", "ETL_LOG_LEVEL", "info", "debug, info, warn or error")

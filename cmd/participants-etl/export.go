@@ -169,9 +169,9 @@ func (r *runner) do(ctx context.Context, cfg Config, slot load.Slot, rep *Report
 	}
 	rep.Counts.SessionsInShard = len(ids)
 
-	table, err := load.Open(ctx, cfg.Output, r.store)
+	table, err := load.Open(ctx, cfg.Output, r.store) // its errors name the output
 	if err != nil {
-		return nil, fmt.Errorf("open output %s: %w", cfg.Output, err)
+		return nil, err
 	}
 	client, err := r.newClient(cfg)
 	if err != nil {

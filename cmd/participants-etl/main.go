@@ -45,6 +45,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	// The IANA time zone database, for --timezone and CRON_TZ= in images
+	// that carry none.
+	_ "time/tzdata"
 
 	"github.com/participants-etl/participants-etl/load"
 )

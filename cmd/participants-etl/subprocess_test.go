@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,9 +53,33 @@ func writePeakRSS(path string) {
 // child is a running subprocess of the command.
 type child struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	done   chan struct{}
 	code   int
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lastLine is the last complete line written so far.
+func (b *lockedBuffer) lastLine() string {
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	return lines[len(lines)-1]
 }
 
 func startChild(t *testing.T, extraEnv []string, args ...string) *child {
@@ -67,7 +92,7 @@ func startChild(t *testing.T, extraEnv []string, args ...string) *child {
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),
 	}, extraEnv...)
-	c := &child{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	c := &child{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -128,9 +153,15 @@ func TestScheduleRunsOnEveryTickAndStopsOnSIGTERM(t *testing.T) {
 	}
 	srv := newSim(t, videosdktest.Options{Sessions: sessions})
 	out := t.TempDir()
+	launched := time.Now()
 	c := startChild(t, nil, "schedule", "--schedule", "@every 2s", "--sessions", writeList(t, ids(sessions)...),
 		"--output", out, "--api-url", srv.URL())
 	time.Sleep(7 * time.Second)
+	// SIGTERM while idle, between two ticks (a signal during a run is
+	// TestScheduleSIGTERMDuringARun's case).
+	eventually(t, 5*time.Second, "the scheduler to be idle", func() bool {
+		return strings.Contains(c.stderr.lastLine(), `"message":"waiting for next tick"`)
+	})
 	c.signal(t, syscall.SIGTERM)
 	start := time.Now()
 	code := c.wait(t, 10*time.Second)
@@ -143,6 +174,9 @@ func TestScheduleRunsOnEveryTickAndStopsOnSIGTERM(t *testing.T) {
 	reps := readReports(t, out)
 	if len(reps) < 2 {
 		t.Fatalf("%d runs in 7s, want at least 2", len(reps))
+	}
+	if first, _ := time.Parse(time.RFC3339Nano, reps[1].StartedAt); first.After(launched.Add(7 * time.Second)) {
+		t.Errorf("the second run started %s after launch, want within 7s", first.Sub(launched))
 	}
 	for i, r := range reps {
 		if r.Status != "succeeded" {

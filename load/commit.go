@@ -266,6 +266,10 @@ func (r *Run) openPart() error {
 	}
 	pw, err := NewParquetWriter(w, ParquetOptions{RowGroupRows: r.opts.RowGroupRows, RowGroupBytes: r.opts.RowGroupBytes, Metadata: md})
 	if err != nil {
+		// The writer exists (a temporary file, an upload session): discard
+		// it, or a cancelled run leaks it. The run cannot go on anyway.
+		r.cancel() // so that Close discards the object
+		w.Close()  //nolint:errcheck // discarded, see above
 		return fmt.Errorf("stage part %d: %w", i, err)
 	}
 	r.cur = &stagedPart{index: i, key: key, w: w, pw: pw}

@@ -265,6 +265,32 @@ func TestCommitAbortLeavesNothing(t *testing.T) {
 	})
 }
 
+// TestCommitCancelledRunLeavesNothing: a run whose context is cancelled
+// before its first part is opened (a signal, or the failure ceiling, as
+// the writer starts) must leave no temporary object behind after Abort.
+func TestCommitCancelledRunLeavesNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		tbl, raw := b.open(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		r, err := tbl.Begin(ctx, Slot{LogicalTime: lt1, ShardCount: 1}, "run-c", WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		rec := sessionRecord(t, "s1", 100, "run-c")
+		defer rec.Release()
+		if err := r.Write(context.Background(), rec); err == nil {
+			t.Fatal("Write into a cancelled run succeeded")
+		}
+		if err := r.Abort(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := raw(); len(got) != 0 {
+			t.Errorf("a cancelled run left %q", got)
+		}
+	})
+}
+
 func TestCommitRerunReplacesOnlyItsSlot(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testBackend) {
 		tbl, _ := b.open(t)

@@ -403,13 +403,14 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	if int64(len(body)) > c.opts.MaxBodyBytes {
 		return Page{}, permanent("response body over the limit of %d bytes", c.opts.MaxBodyBytes)
 	}
-	if !json.Valid(body) {
-		// Truncated, or an HTML page from a proxy: the next attempt may be whole.
-		return Page{}, &transientError{cause: CauseInvalidJSON, status: http.StatusOK, err: fmt.Errorf(
-			"GET %s: 200 with a body that is not JSON (%d bytes, %s)", u, len(body), contentType(resp))}
-	}
 	p, err := decodePage(body)
 	if err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			// Truncated, or an HTML page from a proxy: the next attempt may be whole.
+			return Page{}, &transientError{cause: CauseInvalidJSON, status: http.StatusOK, err: fmt.Errorf(
+				"GET %s: 200 with a body that is not JSON (%d bytes, %s)", u, len(body), contentType(resp))}
+		}
 		return Page{}, &permanentError{err}
 	}
 	return p, nil

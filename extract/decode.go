@@ -7,8 +7,10 @@ import (
 	"fmt"
 )
 
-// decodePage decodes a participants response that is valid JSON. Any error
-// means the page does not match the schema; retrying will not help.
+// decodePage decodes a participants response. Its first Unmarshal checks
+// the whole body, so a body that is not JSON (truncated, an HTML page) is a
+// *json.SyntaxError, which a retry may cure; any other error means the page
+// does not match the schema, which no retry will change.
 func decodePage(body []byte) (Page, error) {
 	var wire struct {
 		PageInfo *PageInfo       `json:"pageInfo"`

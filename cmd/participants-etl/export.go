@@ -9,12 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/participants-etl/participants-etl/extract"
@@ -68,8 +66,9 @@ func (r *runner) export(ctx context.Context, cfg Config, logical time.Time) *Rep
 	if table != nil {
 		defer table.Close()
 	}
-	rep.FinishedAt = r.now().UTC().Format(time.RFC3339Nano)
-	rep.DurationSec = r.now().Sub(started).Seconds()
+	finished := r.now()
+	rep.FinishedAt = finished.UTC().Format(time.RFC3339Nano)
+	rep.DurationSec = finished.Sub(started).Seconds()
 	rep.ExitCode = exitCode(err, rep)
 	switch {
 	case err != nil:
@@ -149,12 +148,10 @@ func (r *runner) do(ctx context.Context, cfg Config, slot load.Slot, rep *Report
 	rep.Counts.SessionsListed = len(list.IDs)
 	rep.Counts.SessionsInvalid = len(list.Invalid) + list.InvalidOmitted
 	rep.Counts.DuplicateLines = list.Duplicates
-	if cfg.ShardIndex == 0 {
+	if cfg.ShardIndex == 0 { // invalid lines are shard 0's to report
 		rep.Invalid = append(rep.Invalid, list.Invalid...)
 		rep.InvalidOmitted = list.InvalidOmitted
-	}
-	for _, bad := range list.Invalid {
-		if cfg.ShardIndex == 0 {
+		for _, bad := range list.Invalid {
 			log.Warn("invalid line in session list, not sent", "line", bad.Line, "value", bad.Value, "reason", bad.Reason)
 		}
 	}
@@ -225,19 +222,11 @@ func (r *runner) do(ctx context.Context, cfg Config, slot load.Slot, rep *Report
 }
 
 func (r *runner) readSessions(ctx context.Context, cfg Config) (extract.SessionList, error) {
-	var rc io.ReadCloser
-	switch {
-	case cfg.Sessions == "":
-		return extract.SessionList{}, usagef("--sessions is required: a file of session IDs, gs://bucket/object, or - for standard input")
-	case cfg.Sessions == "-":
-		rc = io.NopCloser(r.stdin)
-	default:
+	rc := io.NopCloser(r.stdin)
+	if cfg.Sessions != "-" {
 		var err error
-		rc, err = load.ReadObject(ctx, cfg.Sessions, r.store)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return extract.SessionList{}, usagef("--sessions %s: no such file", cfg.Sessions)
-			}
+		// A missing file or object wraps load.ErrStoreAccess: exit 2.
+		if rc, err = load.ReadObject(ctx, cfg.Sessions, r.store); err != nil {
 			return extract.SessionList{}, fmt.Errorf("read session list: %w", err)
 		}
 	}
@@ -272,7 +261,7 @@ func (r *runner) newClient(cfg Config) (*extract.Client, error) {
 
 // sessionRows is one session's rows on their way to the single writer.
 type sessionRows struct {
-	rec   arrow.RecordBatch
+	rows  []transform.Row
 	stats transform.Stats
 }
 
@@ -293,11 +282,16 @@ func (r *runner) extractAll(ctx context.Context, cfg Config, client *extract.Cli
 	stopProgress := r.progress(ctx, cfg.ProgressInterval, log, len(ids), &done, &rows, client)
 	defer stopProgress()
 
-	// The writer: the only goroutine that touches the run.
+	// The writer: the only goroutine that touches the run, with one Arrow
+	// builder reused for every session.
 	g.Go(func() error {
+		b := transform.NewBuilder(nil)
+		defer b.Release()
 		for sr := range out {
-			err := run.Write(gctx, sr.rec)
-			sr.rec.Release()
+			b.Append(sr.rows...)
+			rec := b.NewRecord()
+			err := run.Write(gctx, rec)
+			rec.Release()
 			if err != nil {
 				return fmt.Errorf("write parquet: %w", err)
 			}
@@ -336,16 +330,11 @@ func (r *runner) extractAll(ctx context.Context, cfg Config, client *extract.Cli
 					}
 					return nil
 				}
-				rs, st := transform.Rows(s, transform.Meta{ExtractedAt: r.now(), RunID: rep.RunID})
-				b := transform.NewBuilder(nil)
-				b.Append(rs...)
-				rec := b.NewRecord()
-				b.Release()
+				rows, st := transform.Rows(s, transform.Meta{ExtractedAt: r.now(), RunID: rep.RunID})
 				select {
-				case out <- sessionRows{rec: rec, stats: st}:
+				case out <- sessionRows{rows: rows, stats: st}:
 					return nil
 				case <-fctx.Done():
-					rec.Release()
 					return fctx.Err()
 				}
 			})
@@ -353,9 +342,6 @@ func (r *runner) extractAll(ctx context.Context, cfg Config, client *extract.Cli
 		return fetchers.Wait()
 	})
 	err := g.Wait()
-	for sr := range out { // drain whatever the writer left when it failed
-		sr.rec.Release()
-	}
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("stopped: %w", context.Cause(ctx))
 	}

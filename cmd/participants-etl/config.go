@@ -71,61 +71,45 @@ func newFlagSet(name string, getenv env, out io.Writer) *flagSet {
 	return &flagSet{FlagSet: fs, getenv: getenv}
 }
 
-func (f *flagSet) envErr(key, val, want string) {
-	if f.err == nil {
-		f.err = usagef("environment variable %s=%q is not %s", key, val, want)
+// envDefault is def, or key's environment value parsed; a value that does
+// not parse is remembered as the usage error, naming the variable.
+func envDefault[T any](f *flagSet, key string, def T, parse func(string) (T, error), want string) T {
+	v := f.getenv(key)
+	if key == "" || v == "" {
+		return def
 	}
+	parsed, err := parse(v)
+	if err != nil {
+		if f.err == nil {
+			f.err = usagef("environment variable %s=%q is not %s", key, v, want)
+		}
+		return def
+	}
+	return parsed
 }
 
+func parseString(s string) (string, error) { return s, nil }
+func parseInt64(s string) (int64, error)   { return strconv.ParseInt(s, 10, 64) }
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
+
 func (f *flagSet) str(p *string, name, key, def, usage string) {
-	if v := f.getenv(key); v != "" {
-		def = v
-	}
-	f.StringVar(p, name, def, usage+envNote(key))
+	f.StringVar(p, name, envDefault(f, key, def, parseString, "text"), usage+envNote(key))
 }
 
 func (f *flagSet) int(p *int, name, key string, def int, usage string) {
-	if v := f.getenv(key); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			f.envErr(key, v, "a whole number")
-		}
-		def = n
-	}
-	f.IntVar(p, name, def, usage+envNote(key))
+	f.IntVar(p, name, envDefault(f, key, def, strconv.Atoi, "a whole number"), usage+envNote(key))
 }
 
 func (f *flagSet) int64(p *int64, name, key string, def int64, usage string) {
-	if v := f.getenv(key); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			f.envErr(key, v, "a whole number")
-		}
-		def = n
-	}
-	f.Int64Var(p, name, def, usage+envNote(key))
+	f.Int64Var(p, name, envDefault(f, key, def, parseInt64, "a whole number"), usage+envNote(key))
 }
 
 func (f *flagSet) float(p *float64, name, key string, def float64, usage string) {
-	if v := f.getenv(key); v != "" {
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			f.envErr(key, v, "a number")
-		}
-		def = n
-	}
-	f.Float64Var(p, name, def, usage+envNote(key))
+	f.Float64Var(p, name, envDefault(f, key, def, parseFloat, "a number"), usage+envNote(key))
 }
 
 func (f *flagSet) duration(p *time.Duration, name, key string, def time.Duration, usage string) {
-	if v := f.getenv(key); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			f.envErr(key, v, "a duration such as 30s")
-		}
-		def = d
-	}
-	f.DurationVar(p, name, def, usage+envNote(key))
+	f.DurationVar(p, name, envDefault(f, key, def, time.ParseDuration, "a duration such as 30s"), usage+envNote(key))
 }
 
 func envNote(key string) string {

@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 )
 
 func parseLevel(s string) (slog.Level, error) {
@@ -63,5 +62,5 @@ func isTerminal(w io.Writer) bool {
 		return false
 	}
 	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && !strings.EqualFold(os.Getenv("TERM"), "dumb")
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

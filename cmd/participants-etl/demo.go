@@ -88,7 +88,7 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	log.Info("simulator started", "url", srv.URL(), "sessions", count, "chaos", chaos)
 
 	var ids strings.Builder
-	for _, s := range srv.Snapshot() {
+	for _, s := range opts.Sessions {
 		ids.WriteString(s.ID + "\n")
 	}
 	r := p.runner(log)

@@ -49,10 +49,7 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 // timelogKey identifies a row across runs (schemas.Key).
-type timelogKey struct {
-	session, participant string
-	index                int32
-}
+type timelogKey = videosdktest.RowKey
 
 // timelogRow is one row as an analyst reads it from DuckDB; extracted_at
 // and run_id are checked apart.
@@ -68,49 +65,30 @@ func (r timelogRow) String() string {
 		r.start.UTC().Format(time.RFC3339Nano), r.end, r.durationMS)
 }
 
-// simulatorRows is the oracle: the rows the table must hold for the
-// simulator's sessions, worked out from its raw data by the rules of schema
-// v1, without the exporter's code.
+// simulatorRows is the simulator's oracle (videosdktest.WantRows: the rows
+// schema v1 must hold, worked out from the raw data without the exporter's
+// code) in the form DuckDB hands an analyst.
 func simulatorRows(t *testing.T, sessions []videosdktest.Session) map[timelogKey]timelogRow {
 	t.Helper()
-	parse := func(raw string) time.Time {
-		// RFC 3339 allows lower-case t and z; Go's layout wants upper case.
-		tm, err := time.Parse(time.RFC3339Nano, strings.ToUpper(raw))
-		if err != nil {
-			t.Fatalf("oracle cannot parse %q: %v", raw, err)
-		}
-		return time.UnixMicro(tm.UnixMicro()).UTC() // stored as UTC microseconds
+	rows, err := videosdktest.WantRows(sessions)
+	if err != nil {
+		t.Fatal(err)
 	}
-	opt := func(s string, is videosdktest.Presence) sql.NullString {
-		if is != videosdktest.Present {
-			return sql.NullString{} // null or absent in the API: NULL
+	str := func(s *string) sql.NullString {
+		if s == nil {
+			return sql.NullString{}
 		}
-		return sql.NullString{String: s, Valid: true}
+		return sql.NullString{String: *s, Valid: true}
 	}
-	want := map[timelogKey]timelogRow{}
-	for _, s := range sessions {
-		for _, p := range s.Participants {
-			if p.TimelogIs != videosdktest.Present {
-				continue
-			}
-			for i, e := range p.Timelog {
-				if e.StartIs != videosdktest.Present {
-					continue // no start, no row; the others keep their index
-				}
-				r := timelogRow{roomID: opt(s.RoomID, s.RoomIDIs), customRoomID: opt(s.CustomRoomID, s.CustomRoomIDIs),
-					name: opt(p.Name, p.NameIs), start: parse(e.Start)}
-				if e.EndIs == videosdktest.Present {
-					end := parse(e.End)
-					r.end = sql.NullTime{Time: end, Valid: true}
-					r.durationMS = sql.NullInt64{Int64: (end.UnixMicro() - r.start.UnixMicro()) / 1000, Valid: true}
-				}
-				k := timelogKey{s.ID, p.ID, int32(i)}
-				if _, dup := want[k]; dup {
-					t.Fatalf("simulator data holds %v twice", k)
-				}
-				want[k] = r
-			}
+	want := make(map[timelogKey]timelogRow, len(rows))
+	for k, r := range rows {
+		w := timelogRow{roomID: str(r.RoomID), customRoomID: str(r.CustomRoomID), name: str(r.ParticipantName),
+			start: time.UnixMicro(r.StartTime).UTC()}
+		if r.EndTime != nil {
+			w.end = sql.NullTime{Time: time.UnixMicro(*r.EndTime).UTC(), Valid: true}
+			w.durationMS = sql.NullInt64{Int64: *r.DurationMS, Valid: true}
 		}
+		want[k] = w
 	}
 	return want
 }
@@ -139,7 +117,7 @@ func checkEqualsSimulator(t *testing.T, db *sql.DB, root string, want map[timelo
 		var r timelogRow
 		var extractedAt time.Time
 		var run string
-		if err := rows.Scan(&k.session, &r.roomID, &r.customRoomID, &k.participant, &r.name, &k.index,
+		if err := rows.Scan(&k.SessionID, &r.roomID, &r.customRoomID, &k.ParticipantID, &r.name, &k.TimelogIndex,
 			&r.start, &r.end, &r.durationMS, &extractedAt, &run); err != nil {
 			t.Fatal(err)
 		}

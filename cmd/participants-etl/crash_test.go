@@ -13,7 +13,6 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
-	"google.golang.org/api/iterator"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/transform"
@@ -95,33 +94,23 @@ func gcsCrashStore(t *testing.T) crashStore {
 
 func gcsTable(t *testing.T, client *storage.Client, bucket, prefix string) ([]transform.Row, []string) {
 	t.Helper()
-	ctx := context.Background()
 	var rows []transform.Row
-	var names []string
-	it := client.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: prefix})
-	for {
-		a, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, a.Name)
-		if !strings.HasSuffix(a.Name, ".parquet") {
-			t.Errorf("non-Parquet object %s in the table", a.Name)
+	names := listObjects(t, client, bucket, prefix)
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".parquet") {
+			t.Errorf("non-Parquet object %s in the table", name)
 			continue
 		}
-		r, err := client.Bucket(bucket).Object(a.Name).NewReader(ctx)
+		r, err := client.Bucket(bucket).Object(name).NewReader(context.Background())
 		if err != nil {
-			t.Fatalf("read %s (listed with size %d): %v", a.Name, a.Size, err)
+			t.Fatalf("read %s: %v", name, err)
 		}
 		b, err := io.ReadAll(r)
 		r.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows = append(rows, readParquetFrom(t, a.Name, bytes.NewReader(b))...)
+		rows = append(rows, readParquetFrom(t, name, bytes.NewReader(b))...)
 	}
 	return rows, names
 }

@@ -71,55 +71,16 @@ func ids(sessions []videosdktest.Session) []string {
 	return out
 }
 
-type key struct {
-	session, participant string
-	index                int32
-}
+// key is a row's key in the table.
+type key = videosdktest.RowKey
 
-// wantRows is the oracle: the rows the table must hold for these sessions,
-// computed from the simulator's raw data without the code under test.
+// wantRows is the rows the table must hold for these sessions, from the
+// simulator's oracle.
 func wantRows(t *testing.T, sessions []videosdktest.Session) map[key]transform.Row {
 	t.Helper()
-	parse := func(raw string) int64 {
-		// RFC 3339 allows lower-case t and z; Go's layout wants upper case.
-		tm, err := time.Parse(time.RFC3339Nano, strings.ToUpper(raw))
-		if err != nil {
-			t.Fatalf("oracle cannot parse %q: %v", raw, err)
-		}
-		return tm.UnixMicro()
-	}
-	opt := func(s string, is videosdktest.Presence) *string {
-		if is != videosdktest.Present {
-			return nil
-		}
-		return &s
-	}
-	want := map[key]transform.Row{}
-	for _, s := range sessions {
-		for _, p := range s.Participants {
-			if p.TimelogIs != videosdktest.Present {
-				continue
-			}
-			for i, e := range p.Timelog {
-				if e.StartIs != videosdktest.Present {
-					continue
-				}
-				r := transform.Row{
-					SessionID: s.ID, RoomID: opt(s.RoomID, s.RoomIDIs), CustomRoomID: opt(s.CustomRoomID, s.CustomRoomIDIs),
-					ParticipantID: p.ID, ParticipantName: opt(p.Name, p.NameIs), TimelogIndex: int32(i), StartTime: parse(e.Start),
-				}
-				if e.EndIs == videosdktest.Present {
-					end := parse(e.End)
-					d := (end - r.StartTime) / 1000
-					r.EndTime, r.DurationMS = &end, &d
-				}
-				k := key{s.ID, p.ID, int32(i)}
-				if _, dup := want[k]; dup {
-					t.Fatalf("simulator data holds %v twice", k)
-				}
-				want[k] = r
-			}
-		}
+	want, err := videosdktest.WantRows(sessions)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return want
 }
@@ -202,7 +163,7 @@ func checkRows(t *testing.T, got []transform.Row, want map[key]transform.Row, ru
 	seen := map[key]bool{}
 	bad := 0
 	for _, r := range got {
-		k := key{r.SessionID, r.ParticipantID, r.TimelogIndex}
+		k := key{SessionID: r.SessionID, ParticipantID: r.ParticipantID, TimelogIndex: r.TimelogIndex}
 		if seen[k] {
 			t.Errorf("row %v appears twice", k)
 			bad++

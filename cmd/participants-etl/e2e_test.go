@@ -112,7 +112,7 @@ func TestRerunSameLogicalTimeIsExactlyOnce(t *testing.T) {
 	seen := map[key]bool{}
 	for _, p := range day {
 		for _, r := range readParquet(t, p) {
-			k := key{r.SessionID, r.ParticipantID, r.TimelogIndex}
+			k := key{SessionID: r.SessionID, ParticipantID: r.ParticipantID, TimelogIndex: r.TimelogIndex}
 			if seen[k] {
 				t.Fatalf("row %v twice after a rerun", k)
 			}

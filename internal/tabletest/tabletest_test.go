@@ -58,22 +58,33 @@ func sampleRows(n int) []transform.Row {
 	return rows
 }
 
+// recordWriter is what the production writer and pqarrow's have in common.
+type recordWriter interface {
+	Write(arrow.RecordBatch) error
+	Close() error
+}
+
+// encode writes recs with w, closed at the end; open is w's constructor's error.
+func encode(t *testing.T, w recordWriter, open error, recs ...arrow.RecordBatch) {
+	t.Helper()
+	err := open
+	for i := 0; err == nil && i < len(recs); i++ {
+		err = w.Write(recs[i])
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeParquet encodes records with the production writer.
 func writeParquet(t *testing.T, opts load.ParquetOptions, recs ...arrow.RecordBatch) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	pw, err := load.NewParquetWriter(&buf, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rec := range recs {
-		if err := pw.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := pw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	encode(t, pw, err, recs...)
 	return buf.Bytes()
 }
 
@@ -226,15 +237,7 @@ func parquetOf(t *testing.T, rec arrow.RecordBatch) []byte {
 	var buf bytes.Buffer
 	fw, err := pqarrow.NewFileWriter(rec.Schema(), &buf, parquet.NewWriterProperties(),
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	encode(t, fw, err, rec)
 	return buf.Bytes()
 }
 

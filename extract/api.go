@@ -1,8 +1,5 @@
 package extract
 
-// This file fixes the API that cmd/participants-etl consumes. Bodies are
-// filled in by the extract work; signatures change only by agreement.
-
 import (
 	"context"
 	"errors"

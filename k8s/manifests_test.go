@@ -7,16 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
-	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -25,6 +23,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
+	kusttypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
@@ -41,43 +43,6 @@ func decodeStrict(data []byte, v any) error {
 	return errors.Join(strict...)
 }
 
-// kustomization is the subset of kustomize's Kustomization that our files
-// use; decoding into it strictly makes any other field an error, so that a
-// feature this test does not render cannot slip in unchecked.
-type kustomization struct {
-	APIVersion   string        `json:"apiVersion"`
-	Kind         string        `json:"kind"`
-	Resources    []string      `json:"resources,omitempty"`
-	Patches      []patchRef    `json:"patches,omitempty"`
-	Images       []image       `json:"images,omitempty"`
-	Replacements []replacement `json:"replacements,omitempty"`
-}
-
-type patchRef struct {
-	Path string `json:"path"`
-}
-
-type image struct {
-	Name    string `json:"name"`
-	NewName string `json:"newName"`
-	NewTag  string `json:"newTag"`
-}
-
-type replacement struct {
-	Source struct {
-		Kind      string `json:"kind"`
-		Name      string `json:"name"`
-		FieldPath string `json:"fieldPath"`
-	} `json:"source"`
-	Targets []struct {
-		Select struct {
-			Kind string `json:"kind"`
-			Name string `json:"name"`
-		} `json:"select"`
-		FieldPaths []string `json:"fieldPaths"`
-	} `json:"targets"`
-}
-
 // document is one YAML document of one file, as JSON.
 type document struct {
 	file string
@@ -86,13 +51,10 @@ type document struct {
 
 func (d document) String() string { return d.file }
 
-// readDocuments splits a YAML file into its documents, skipping empty ones
-// (only comments), and converts each to JSON, rejecting duplicate keys.
-func readDocuments(fsys fs.FS, name string) ([]document, error) {
-	b, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return nil, err
-	}
+// readDocuments splits the YAML file name, holding b, into its documents,
+// skipping empty ones (only comments), and converts each to JSON,
+// rejecting duplicate keys.
+func readDocuments(name string, b []byte) ([]document, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
 	var docs []document
 	for i := 0; ; i++ {
@@ -133,7 +95,9 @@ func typeOf(doc document) (any, error) {
 	case "v1 ConfigMap":
 		return &corev1.ConfigMap{}, nil
 	case "kustomize.config.k8s.io/v1beta1 Kustomization":
-		return &kustomization{}, nil
+		// kustomize itself rejects unknown fields but matches names
+		// case-insensitively and allows duplicates; decodeStrict does not.
+		return &kusttypes.Kustomization{}, nil
 	}
 	return nil, fmt.Errorf("%s: unexpected kind %q of %q", doc, tm.Kind, tm.APIVersion)
 }
@@ -149,12 +113,13 @@ func decodeDocument(doc document) (any, error) {
 	return obj, nil
 }
 
-func yamlFiles(t *testing.T, fsys fs.FS) []string {
+// yamlFiles lists the YAML files under k8s/, slash-separated and relative.
+func yamlFiles(t *testing.T) []string {
 	t.Helper()
 	var files []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(".", func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
-			files = append(files, p)
+			files = append(files, filepath.ToSlash(p))
 		}
 		return err
 	})
@@ -170,9 +135,12 @@ func yamlFiles(t *testing.T, fsys fs.FS) []string {
 // TestEveryDocumentDecodesStrictly covers every YAML file under k8s/,
 // including patches, which are partial objects of their kind.
 func TestEveryDocumentDecodesStrictly(t *testing.T) {
-	fsys := os.DirFS(".")
-	for _, f := range yamlFiles(t, fsys) {
-		docs, err := readDocuments(fsys, f)
+	for _, f := range yamlFiles(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := readDocuments(f, b)
 		if err != nil {
 			t.Error(err)
 			continue
@@ -210,8 +178,7 @@ func TestStrictDecodingCatchesMistakes(t *testing.T) {
 				t.Fatalf("cronjob.yaml no longer contains %q; update the test", tc.old)
 			}
 			mutated := bytes.Replace(base, []byte(tc.old), []byte(tc.new), 1)
-			fsys := fstest.MapFS{"cronjob.yaml": {Data: mutated}}
-			docs, err := readDocuments(fsys, "cronjob.yaml")
+			docs, err := readDocuments("cronjob.yaml", mutated)
 			if err == nil {
 				_, err = decodeDocument(docs[0])
 			}
@@ -240,275 +207,88 @@ func TestStrictDecodingCatchesMistakes(t *testing.T) {
 			t.Fatal("a Deployment was accepted")
 		}
 	})
-	t.Run("unknown kustomization field", func(t *testing.T) {
-		doc := document{file: "x", json: []byte(`{"apiVersion":"kustomize.config.k8s.io/v1beta1","kind":"Kustomization","patchesStrategicMerge":["p.yaml"]}`)}
+	t.Run("miscased kustomization field", func(t *testing.T) {
+		doc := document{file: "x", json: []byte(`{"apiVersion":"kustomize.config.k8s.io/v1beta1","kind":"Kustomization","Resources":["a.yaml"]}`)}
 		if _, err := decodeDocument(doc); err == nil {
-			t.Fatal("a kustomization field the renderer does not know was accepted")
+			t.Fatal("a miscased kustomization field was accepted")
 		}
 	})
 }
 
-// object is a rendered resource as generic JSON, the form kustomize edits.
-type object = map[string]any
-
-func kindName(o object) (string, string) {
-	kind, _ := o["kind"].(string)
-	md, _ := o["metadata"].(object)
-	name, _ := md["name"].(string)
-	return kind, name
+// tree is a copy of k8s/ that kustomize reads: the directory on disk, or
+// an edited copy in memory.
+type tree struct {
+	fs   filesys.FileSystem
+	root string // absolute
 }
 
-// render builds the kustomization in dir the way kustomize does for the
-// features our files use (and kustomization's strict decoding lets in):
-// resources (files and directories), strategic-merge patches, images,
-// replacements, and dropping local-config resources. It returns the
-// rendered objects and the names of the files it read.
-func render(fsys fs.FS, dir string) ([]object, []string, error) {
-	kfile := path.Join(dir, "kustomization.yaml")
-	docs, err := readDocuments(fsys, kfile)
+func diskTree(t *testing.T) tree {
+	t.Helper()
+	root, err := filepath.Abs(".")
 	if err != nil {
-		return nil, nil, err
+		t.Fatal(err)
 	}
-	if len(docs) != 1 {
-		return nil, nil, fmt.Errorf("%s: %d documents, want 1", kfile, len(docs))
-	}
-	obj, err := decodeDocument(docs[0])
-	if err != nil {
-		return nil, nil, err
-	}
-	k, ok := obj.(*kustomization)
-	if !ok {
-		return nil, nil, fmt.Errorf("%s: not a Kustomization", kfile)
-	}
-	read := []string{kfile}
+	return tree{fs: filesys.MakeFsOnDisk(), root: root}
+}
 
-	var objs []object
-	for _, r := range k.Resources {
-		p := path.Join(dir, r)
-		if st, err := fs.Stat(fsys, p); err == nil && st.IsDir() {
-			sub, files, err := render(fsys, p)
-			if err != nil {
-				return nil, nil, err
-			}
-			objs = append(objs, sub...)
-			read = append(read, files...)
-			continue
+// memTree copies every YAML file under k8s/ into memory, where edit may
+// change them.
+func memTree(t *testing.T, edit func(name string, b []byte) []byte) tree {
+	t.Helper()
+	tr := tree{fs: filesys.MakeFsInMemory(), root: "/k8s"}
+	for _, f := range yamlFiles(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
 		}
-		docs, err := readDocuments(fsys, p)
+		if err := tr.fs.WriteFile(tr.path(f), edit(f, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tr
+}
+
+func (tr tree) path(name string) string { return filepath.Join(tr.root, filepath.FromSlash(name)) }
+
+func (tr tree) readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := tr.fs.ReadFile(tr.path(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// readRecorder notes every file kustomize reads.
+type readRecorder struct {
+	filesys.FileSystem
+	read map[string]bool
+}
+
+func (r readRecorder) ReadFile(path string) ([]byte, error) {
+	r.read[path] = true
+	return r.FileSystem.ReadFile(path)
+}
+
+// render builds the kustomization in dir (relative to k8s/) with kustomize
+// itself, as kubectl apply -k does, and returns the resources and the
+// files it read (relative to k8s/, slash-separated).
+func render(tr tree, dir string) (resmap.ResMap, []string, error) {
+	rec := readRecorder{FileSystem: tr.fs, read: map[string]bool{}}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(rec, tr.path(dir))
+	if err != nil {
+		return nil, nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	var files []string
+	for p := range rec.read {
+		rel, err := filepath.Rel(tr.root, p)
 		if err != nil {
 			return nil, nil, err
 		}
-		read = append(read, p)
-		for _, d := range docs {
-			if _, err := decodeDocument(d); err != nil {
-				return nil, nil, err
-			}
-			var o object
-			if err := json.Unmarshal(d.json, &o); err != nil {
-				return nil, nil, err
-			}
-			objs = append(objs, o)
-		}
+		files = append(files, filepath.ToSlash(rel))
 	}
-
-	for _, pr := range k.Patches {
-		p := path.Join(dir, pr.Path)
-		docs, err := readDocuments(fsys, p)
-		if err != nil {
-			return nil, nil, err
-		}
-		read = append(read, p)
-		for _, d := range docs {
-			if _, err := decodeDocument(d); err != nil {
-				return nil, nil, err
-			}
-			var patch object
-			if err := json.Unmarshal(d.json, &patch); err != nil {
-				return nil, nil, err
-			}
-			pk, pn := kindName(patch)
-			hit := false
-			for i, o := range objs {
-				if ok, on := kindName(o); ok == pk && on == pn {
-					objs[i] = strategicMerge(o, patch).(object)
-					hit = true
-				}
-			}
-			if !hit {
-				return nil, nil, fmt.Errorf("%s: patch matches no %s %s", p, pk, pn)
-			}
-		}
-	}
-
-	for _, img := range k.Images {
-		for _, o := range objs {
-			for _, c := range containers(o) {
-				if c["image"] == img.Name {
-					c["image"] = img.NewName + ":" + img.NewTag
-				}
-			}
-		}
-	}
-
-	for _, r := range k.Replacements {
-		if err := replace(objs, r); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", kfile, err)
-		}
-	}
-
-	kept := objs[:0]
-	for _, o := range objs {
-		md, _ := o["metadata"].(object)
-		ann, _ := md["annotations"].(object)
-		if ann["config.kubernetes.io/local-config"] != "true" {
-			kept = append(kept, o)
-		}
-	}
-	return kept, read, nil
-}
-
-// strategicMerge applies a strategic-merge patch for the cases our patches
-// use: maps merge, null deletes, and lists of named objects (containers,
-// env, volumes) merge by name. Other lists are replaced.
-func strategicMerge(dst, patch any) any {
-	switch p := patch.(type) {
-	case object:
-		d, ok := dst.(object)
-		if !ok {
-			d = object{}
-		}
-		for k, v := range p {
-			if v == nil {
-				delete(d, k)
-				continue
-			}
-			d[k] = strategicMerge(d[k], v)
-		}
-		return d
-	case []any:
-		d, ok := dst.([]any)
-		if !ok || !allNamed(p) || !allNamed(d) {
-			return p
-		}
-		for _, pe := range p {
-			i := slices.IndexFunc(d, func(de any) bool { return de.(object)["name"] == pe.(object)["name"] })
-			if i < 0 {
-				d = append(d, pe)
-			} else {
-				d[i] = strategicMerge(d[i], pe)
-			}
-		}
-		return d
-	}
-	return patch
-}
-
-func allNamed(l []any) bool {
-	for _, e := range l {
-		if o, ok := e.(object); !ok || o["name"] == nil {
-			return false
-		}
-	}
-	return true
-}
-
-func containers(o object) []object {
-	spec, _ := o["spec"].(object)
-	jt, _ := spec["jobTemplate"].(object)
-	js, _ := jt["spec"].(object)
-	tpl, _ := js["template"].(object)
-	ps, _ := tpl["spec"].(object)
-	var cs []object
-	for _, key := range []string{"initContainers", "containers"} {
-		l, _ := ps[key].([]any)
-		for _, c := range l {
-			if c, ok := c.(object); ok {
-				cs = append(cs, c)
-			}
-		}
-	}
-	return cs
-}
-
-var selectorRE = regexp.MustCompile(`^\[(\w+)=([^\]]+)\]$`)
-
-// field walks a kustomize field path (a.b.[name=x].c) and returns the map
-// holding the last segment and that segment's key.
-func field(o object, fieldPath string) (object, string, error) {
-	segs := strings.Split(fieldPath, ".")
-	var cur any = o
-	for i, s := range segs[:len(segs)-1] {
-		if m := selectorRE.FindStringSubmatch(s); m != nil {
-			l, _ := cur.([]any)
-			j := slices.IndexFunc(l, func(e any) bool { eo, _ := e.(object); return fmt.Sprint(eo[m[1]]) == m[2] })
-			if j < 0 {
-				return nil, "", fmt.Errorf("%s: no element %s", strings.Join(segs[:i+1], "."), s)
-			}
-			cur = l[j]
-			continue
-		}
-		m, ok := cur.(object)
-		if !ok || m[s] == nil {
-			return nil, "", fmt.Errorf("%s: no such field", strings.Join(segs[:i+1], "."))
-		}
-		cur = m[s]
-	}
-	m, ok := cur.(object)
-	if !ok {
-		return nil, "", fmt.Errorf("%s: not an object", fieldPath)
-	}
-	return m, segs[len(segs)-1], nil
-}
-
-// replace applies one replacement. Like kustomize, it writes into an
-// existing scalar and keeps that scalar's type: a number stays a number,
-// a string a string.
-func replace(objs []object, r replacement) error {
-	var src *object
-	for i, o := range objs {
-		if k, n := kindName(o); k == r.Source.Kind && n == r.Source.Name {
-			src = &objs[i]
-		}
-	}
-	if src == nil {
-		return fmt.Errorf("replacement source %s %s not found", r.Source.Kind, r.Source.Name)
-	}
-	m, key, err := field(*src, r.Source.FieldPath)
-	if err != nil {
-		return err
-	}
-	value := fmt.Sprint(m[key])
-	for _, tg := range r.Targets {
-		hits := 0
-		for _, o := range objs {
-			if k, n := kindName(o); k != tg.Select.Kind || n != tg.Select.Name {
-				continue
-			}
-			hits++
-			for _, fp := range tg.FieldPaths {
-				m, key, err := field(o, fp)
-				if err != nil {
-					return err
-				}
-				switch m[key].(type) {
-				case string:
-					m[key] = value
-				case float64:
-					n, err := strconv.ParseFloat(value, 64)
-					if err != nil {
-						return fmt.Errorf("%s: %q is not a number", fp, value)
-					}
-					m[key] = n
-				default:
-					return fmt.Errorf("%s: target is not an existing scalar", fp)
-				}
-			}
-		}
-		if hits == 0 {
-			return fmt.Errorf("replacement target %s %s not found", tg.Select.Kind, tg.Select.Name)
-		}
-	}
-	return nil
+	slices.Sort(files)
+	return m, files, nil
 }
 
 // rendered is a kustomization's output, decoded strictly.
@@ -518,20 +298,19 @@ type rendered struct {
 	configMaps      map[string]*corev1.ConfigMap
 }
 
-func renderTyped(t *testing.T, fsys fs.FS, dir string) (rendered, []string) {
+func renderTyped(t *testing.T, tr tree, dir string) rendered {
 	t.Helper()
-	objs, files, err := render(fsys, dir)
+	m, _, err := render(tr, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := rendered{serviceAccounts: map[string]*corev1.ServiceAccount{}, configMaps: map[string]*corev1.ConfigMap{}}
-	for _, o := range objs {
-		j, err := json.Marshal(o)
+	for _, res := range m.Resources() {
+		j, err := res.MarshalJSON()
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, n := kindName(o)
-		typed, err := decodeDocument(document{file: dir + ": " + k + " " + n, json: j})
+		typed, err := decodeDocument(document{file: dir + ": " + res.GetKind() + " " + res.GetName(), json: j})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -552,7 +331,7 @@ func renderTyped(t *testing.T, fsys fs.FS, dir string) (rendered, []string) {
 	if out.cronJob == nil {
 		t.Fatalf("%s: no CronJob", dir)
 	}
-	return out, files
+	return out
 }
 
 // scheduleInterval is the shortest gap between two ticks of a CronJob
@@ -868,7 +647,7 @@ func checkCronJob(t *testing.T, r rendered) {
 }
 
 func TestBase(t *testing.T) {
-	r, _ := renderTyped(t, os.DirFS("."), "base")
+	r := renderTyped(t, diskTree(t), "base")
 	checkCronJob(t, r)
 	if cm := r.cronJob.Spec.JobTemplate.Spec.CompletionMode; cm != nil && *cm != batchv1.NonIndexedCompletion {
 		t.Errorf("base completionMode %q", *cm)
@@ -879,9 +658,10 @@ func TestBase(t *testing.T) {
 }
 
 // shardCount reads N from its one place, the overlay's shards ConfigMap.
-func shardCount(t *testing.T, fsys fs.FS) int {
+func shardCount(t *testing.T, tr tree) int {
 	t.Helper()
-	docs, err := readDocuments(fsys, "overlays/sharded/shards.yaml")
+	const name = "overlays/sharded/shards.yaml"
+	docs, err := readDocuments(name, tr.readFile(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -921,38 +701,34 @@ func checkSharded(t *testing.T, r rendered, n int) {
 }
 
 func TestShardedOverlay(t *testing.T) {
-	fsys := os.DirFS(".")
-	r, _ := renderTyped(t, fsys, "overlays/sharded")
+	tr := diskTree(t)
+	r := renderTyped(t, tr, "overlays/sharded")
 	checkCronJob(t, r)
-	checkSharded(t, r, shardCount(t, fsys))
+	checkSharded(t, r, shardCount(t, tr))
 }
 
 // Changing N in shards.yaml alone changes every place that depends on it.
 func TestShardCountHasOnePlace(t *testing.T) {
-	mem := fstest.MapFS{}
-	for _, f := range yamlFiles(t, os.DirFS(".")) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	n := shardCount(t, diskTree(t))
+	mem := memTree(t, func(name string, b []byte) []byte {
+		if name != "overlays/sharded/shards.yaml" {
+			return b
 		}
-		mem[f] = &fstest.MapFile{Data: b}
-	}
-	shards := string(mem["overlays/sharded/shards.yaml"].Data)
-	n := shardCount(t, mem)
-	mem["overlays/sharded/shards.yaml"].Data = []byte(strings.Replace(shards, fmt.Sprintf("count: %q", strconv.Itoa(n)), `count: "7"`, 1))
+		return bytes.Replace(b, fmt.Appendf(nil, "count: %q", strconv.Itoa(n)), []byte(`count: "7"`), 1)
+	})
 	if shardCount(t, mem) != 7 {
 		t.Fatal("could not change the shard count in shards.yaml; update the test")
 	}
-	r, _ := renderTyped(t, mem, "overlays/sharded")
+	r := renderTyped(t, mem, "overlays/sharded")
 	checkSharded(t, r, 7)
 }
 
 // Every YAML file is part of a kustomization, so none escapes the rules.
 func TestNoStrayManifests(t *testing.T) {
-	fsys := os.DirFS(".")
+	tr := diskTree(t)
 	used := map[string]bool{}
 	for _, dir := range []string{"base", "overlays/sharded"} {
-		_, files, err := render(fsys, dir)
+		_, files, err := render(tr, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -960,7 +736,7 @@ func TestNoStrayManifests(t *testing.T) {
 			used[f] = true
 		}
 	}
-	for _, f := range yamlFiles(t, fsys) {
+	for _, f := range yamlFiles(t) {
 		if !used[f] {
 			t.Errorf("%s is not used by any kustomization (have %v)", f, slices.Sorted(maps.Keys(used)))
 		}
@@ -988,7 +764,7 @@ func TestPodRunsAsTheImageUser(t *testing.T) {
 	if user == nil {
 		t.Fatal("Dockerfile sets no numeric USER uid:gid")
 	}
-	r, _ := renderTyped(t, os.DirFS("."), "base")
+	r := renderTyped(t, diskTree(t), "base")
 	sc := r.cronJob.Spec.JobTemplate.Spec.Template.Spec.SecurityContext
 	if sc == nil || sc.RunAsUser == nil || sc.RunAsGroup == nil ||
 		strconv.FormatInt(*sc.RunAsUser, 10) != user[1] || strconv.FormatInt(*sc.RunAsGroup, 10) != user[2] {

@@ -1,8 +1,5 @@
 package load
 
-// This file fixes the API that cmd/participants-etl consumes. Bodies are
-// filled in by the load work; signatures change only by agreement.
-
 import (
 	"errors"
 	"time"

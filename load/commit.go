@@ -45,6 +45,13 @@ type WriteOptions struct {
 	StaleStaging time.Duration
 	// Metadata is added to every file's Parquet key-value metadata.
 	Metadata map[string]string
+
+	// PublishHook, when set, is called after each step of Publish with
+	// the step's name: "staged", "listed", "published part N" (N = 0,
+	// 1, ...), "extras deleted", "manifest written". An error stops
+	// Publish there, as a crash would. It is a fault-injection hook for
+	// tests (kill the process between two steps); production leaves it nil.
+	PublishHook func(step string) error
 }
 
 func (o WriteOptions) withDefaults() WriteOptions {
@@ -294,12 +301,12 @@ func (r *Run) finishPart() error {
 	return nil
 }
 
-// step calls the test hook between publish steps.
+// step calls the caller's PublishHook between publish steps.
 func (r *Run) step(name string) error {
-	if r.t.publishHook == nil {
+	if r.opts.PublishHook == nil {
 		return nil
 	}
-	return r.t.publishHook(name)
+	return r.opts.PublishHook(name)
 }
 
 // Publish finishes the staged parts and makes them the slot's files. See
@@ -324,105 +331,163 @@ func (r *Run) Publish(ctx context.Context) ([]FileInfo, error) {
 	return files, nil
 }
 
+// publish runs steps P1–P5 of doc.go, calling the hook after each.
 func (r *Run) publish(ctx context.Context) ([]FileInfo, error) {
-	d := r.t.drv
-	// 1. Finish the open part; verify every staged object.
-	if r.cur == nil && len(r.parts) == 0 {
-		if err := r.openPart(); err != nil {
-			return nil, err
-		}
-	}
-	if r.cur != nil {
-		if err := r.finishPart(); err != nil {
-			return nil, err
-		}
-	}
-	for _, p := range r.parts {
-		a, err := d.Attrs(ctx, p.key)
-		if err != nil {
-			return nil, fmt.Errorf("verify staged part %d: %w", p.index, err)
-		}
-		if a.Size != p.attrs.Size || a.CRC32C != p.attrs.CRC32C {
-			return nil, fmt.Errorf("verify %s: %d bytes crc32c %08x, want %d bytes crc32c %08x", d.Location(p.key), a.Size, a.CRC32C, p.attrs.Size, p.attrs.CRC32C)
-		}
+	if err := r.verifyStaged(ctx); err != nil {
+		return nil, err
 	}
 	if err := r.step("staged"); err != nil {
 		return nil, err
 	}
-
-	// 2. Copy each part over the slot's file of the same number, with the
-	// precondition that the file is still what we listed.
-	existing, err := d.List(ctx, tableDir(r.slot)+r.name+"-part-")
+	listed, err := r.listSlot(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list the slot's files: %w", err)
-	}
-	old := make(map[string]int64, len(existing))
-	for _, o := range existing {
-		old[o.Key] = o.Generation
+		return nil, err
 	}
 	if err := r.step("listed"); err != nil {
 		return nil, err
 	}
+	files, err := r.copyParts(ctx, listed)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.deleteExtras(ctx, listed); err != nil {
+		return nil, err
+	}
+	if err := r.step("extras deleted"); err != nil {
+		return nil, err
+	}
+	if err := r.writeManifest(ctx, files); err != nil {
+		return nil, err
+	}
+	if err := r.step("manifest written"); err != nil {
+		return nil, err
+	}
+	r.dropStaging(ctx)
+	return files, nil
+}
+
+// sameBytes reports whether got (the object at key) holds the bytes of
+// staged part p, by size and CRC32C.
+func (r *Run) sameBytes(key string, got objectAttrs, p stagedPart) error {
+	if got.Size != p.attrs.Size || got.CRC32C != p.attrs.CRC32C {
+		return fmt.Errorf("verify %s: %d bytes crc32c %08x, want %d bytes crc32c %08x",
+			r.t.drv.Location(key), got.Size, got.CRC32C, p.attrs.Size, p.attrs.CRC32C)
+	}
+	return nil
+}
+
+// verifyStaged is P1: finish the open part (or stage an empty one, so
+// that a run without rows still replaces the slot's files) and re-read
+// every staged part's size and CRC32C.
+func (r *Run) verifyStaged(ctx context.Context) error {
+	if r.cur == nil && len(r.parts) == 0 {
+		if err := r.openPart(); err != nil {
+			return err
+		}
+	}
+	if r.cur != nil {
+		if err := r.finishPart(); err != nil {
+			return err
+		}
+	}
+	for _, p := range r.parts {
+		a, err := r.t.drv.Attrs(ctx, p.key)
+		if err != nil {
+			return fmt.Errorf("verify staged part %d: %w", p.index, err)
+		}
+		if err := r.sameBytes(p.key, a, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listSlot starts P2: the slot's table files now, by key, with the
+// generation each copy's precondition names.
+func (r *Run) listSlot(ctx context.Context) (map[string]int64, error) {
+	existing, err := r.t.drv.List(ctx, tableDir(r.slot)+r.name+"-part-")
+	if err != nil {
+		return nil, fmt.Errorf("list the slot's files: %w", err)
+	}
+	listed := make(map[string]int64, len(existing))
+	for _, o := range existing {
+		listed[o.Key] = o.Generation
+	}
+	return listed, nil
+}
+
+// copyParts is P2: copy each staged part onto the slot's file of the same
+// number, under the precondition that the file is still what listSlot saw.
+func (r *Run) copyParts(ctx context.Context, listed map[string]int64) ([]FileInfo, error) {
+	d := r.t.drv
 	files := make([]FileInfo, 0, len(r.parts))
 	for _, p := range r.parts {
 		dst := tableKey(r.slot, r.name, p.index)
 		cond := precondition{DoesNotExist: true}
-		if gen, ok := old[dst]; ok {
+		if gen, ok := listed[dst]; ok {
 			cond = precondition{GenerationMatch: gen}
 		}
 		a, err := d.Copy(ctx, dst, p.key, cond)
 		if errors.Is(err, errPrecondition) {
 			// A retried copy whose first attempt succeeded finds its own
 			// result; anything else means someone else changed the file.
-			if cur, aerr := d.Attrs(ctx, dst); aerr == nil && cur.Size == p.attrs.Size && cur.CRC32C == p.attrs.CRC32C {
-				a, err = cur, nil
-			} else {
+			cur, aerr := d.Attrs(ctx, dst)
+			if aerr != nil || r.sameBytes(dst, cur, p) != nil {
 				return nil, fmt.Errorf("%w (the file changed after this run listed it: is another run of %s publishing?)", err, r.name)
 			}
+			a, err = cur, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		if a.Size != p.attrs.Size || a.CRC32C != p.attrs.CRC32C {
-			return nil, fmt.Errorf("verify %s: %d bytes crc32c %08x, want %d bytes crc32c %08x", d.Location(dst), a.Size, a.CRC32C, p.attrs.Size, p.attrs.CRC32C)
+		if err := r.sameBytes(dst, a, p); err != nil {
+			return nil, err
 		}
-		delete(old, dst)
 		files = append(files, FileInfo{Path: d.Location(dst), Rows: p.rows, Bytes: a.Size, CRC32C: a.CRC32C})
 		if err := r.step(fmt.Sprintf("published part %d", p.index)); err != nil {
 			return nil, err
 		}
 	}
+	return files, nil
+}
 
-	// 3. Delete the slot's files this run did not write (parts beyond its
-	// count, left by an earlier run with more parts).
-	for key, gen := range old {
-		err := d.Delete(ctx, key, precondition{GenerationMatch: gen})
+// deleteExtras is P3: delete the listed files of the slot this run did not
+// write (parts beyond its count, left by an earlier run with more parts).
+func (r *Run) deleteExtras(ctx context.Context, listed map[string]int64) error {
+	written := make(map[string]bool, len(r.parts))
+	for _, p := range r.parts {
+		written[tableKey(r.slot, r.name, p.index)] = true
+	}
+	for key, gen := range listed {
+		if written[key] {
+			continue
+		}
+		err := r.t.drv.Delete(ctx, key, precondition{GenerationMatch: gen})
 		if err != nil && !errors.Is(err, errNotExist) {
-			return nil, fmt.Errorf("remove the previous run's extra part: %w", err)
+			return fmt.Errorf("remove the previous run's extra part: %w", err)
 		}
 	}
-	if err := r.step("extras deleted"); err != nil {
-		return nil, err
-	}
+	return nil
+}
 
-	// 4. Manifest: the slot's files, one location a line.
+// writeManifest is P4: the slot's files, one location a line.
+func (r *Run) writeManifest(ctx context.Context, files []FileInfo) error {
 	var buf bytes.Buffer
 	for _, f := range files {
 		buf.WriteString(f.Path)
 		buf.WriteByte('\n')
 	}
 	if err := r.t.replace(ctx, manifestKey(r.slot, r.name), buf.Bytes(), "text/plain"); err != nil {
-		return nil, fmt.Errorf("write manifest: %w", err)
+		return fmt.Errorf("write manifest: %w", err)
 	}
-	if err := r.step("manifest written"); err != nil {
-		return nil, err
-	}
+	return nil
+}
 
-	// 5. Drop staging. A failure here only leaves litter for Begin.
+// dropStaging is P5. A failure only leaves litter for the next Begin.
+func (r *Run) dropStaging(ctx context.Context) {
 	for _, p := range r.parts {
-		d.Delete(ctx, p.key, precondition{}) //nolint:errcheck // best effort, see above
+		r.t.drv.Delete(ctx, p.key, precondition{}) //nolint:errcheck // best effort, see above
 	}
-	return files, nil
 }
 
 // replace writes key with body, replacing the generation it has now.
@@ -505,19 +570,4 @@ func (t *Table) WriteReport(ctx context.Context, slot Slot, runID string, report
 		return "", fmt.Errorf("write report: %w", err)
 	}
 	return t.drv.Location(key), nil
-}
-
-// ManifestLocation is where Publish writes the slot's manifest.
-func (t *Table) ManifestLocation(slot Slot) (string, error) {
-	name, err := slot.name()
-	if err != nil {
-		return "", err
-	}
-	return t.drv.Location(manifestKey(slot, name)), nil
-}
-
-// TableLocation is where the table's files live (the folder BigQuery and
-// DuckDB read), e.g. gs://bucket/prefix/participant_timelogs/.
-func (t *Table) TableLocation() string {
-	return t.drv.Location(schemas.TableName + "/")
 }

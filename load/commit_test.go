@@ -405,16 +405,14 @@ func TestCommitPreconditionStopsOverwrite(t *testing.T) {
 		publishRun(t, tbl, slot, "r1", []int{5}, WriteOptions{})
 
 		// Between the listing and the copy, someone else replaces the file.
-		tbl.publishHook = func(step string) error {
+		r := writeRun(t, tbl, slot, "r2", []int{6}, WriteOptions{PublishHook: func(step string) error {
 			if step == "listed" {
 				intruder := publishFileBytes(t, "intruder")
 				mustPut(t, tbl.drv, tableKey(slot, name, 0), intruder)
 			}
 			return nil
-		}
-		r := writeRun(t, tbl, slot, "r2", []int{6}, WriteOptions{})
+		}})
 		_, err := r.Publish(context.Background())
-		tbl.publishHook = nil
 		expectPrecondition(t, b, gapCopyPrecondition, err)
 		if err != nil {
 			vis := readTable(t, tbl, slot)
@@ -423,6 +421,27 @@ func TestCommitPreconditionStopsOverwrite(t *testing.T) {
 			}
 		}
 		r.Abort(context.Background())
+	})
+}
+
+// TestPublishHookSteps pins the names and order of the steps the hook
+// sees: crash tests of whole processes stop the child at them by name.
+func TestPublishHookSteps(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		tbl, _ := b.open(t)
+		slot := Slot{LogicalTime: lt1, ShardCount: 1}
+		publishRun(t, tbl, slot, "old", []int{1, 2, 3}, onePartPerSession)
+		var seen []string
+		opts := onePartPerSession
+		opts.PublishHook = func(step string) error {
+			seen = append(seen, step)
+			return nil
+		}
+		publishRun(t, tbl, slot, "new", []int{4, 5}, opts)
+		want := []string{"staged", "listed", "published part 0", "published part 1", "extras deleted", "manifest written"}
+		if !slices.Equal(seen, want) {
+			t.Errorf("publish steps %q, want %q", seen, want)
+		}
 	})
 }
 
@@ -474,18 +493,20 @@ func TestCommitCrashBetweenSteps(t *testing.T) {
 					slot := Slot{LogicalTime: lt1, ShardIndex: 1, ShardCount: 3}
 					publishRun(t, tbl, slot, "old", sc.old, sc.opts)
 
-					tbl.publishHook = func(s string) error {
+					crashing := sc.opts
+					var seen []string
+					crashing.PublishHook = func(s string) error {
+						seen = append(seen, s)
 						if s == step {
 							return errCrash
 						}
 						return nil
 					}
-					r := writeRun(t, tbl, slot, "new", sc.new, sc.opts)
+					r := writeRun(t, tbl, slot, "new", sc.new, crashing)
 					if _, err := r.Publish(context.Background()); !errors.Is(err, errCrash) {
-						t.Fatalf("Publish: %v, want the simulated crash", err)
+						t.Fatalf("Publish: %v, want the simulated crash (steps seen: %q)", err, seen)
 					}
 					r.cancel() // the process is gone: its context with it
-					tbl.publishHook = nil
 
 					vis := readTable(t, tbl, slot)
 					var runs []string

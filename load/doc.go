@@ -21,6 +21,11 @@
 // Table (Open) is the location; Run (Table.Begin) is one attempt at one
 // Slot: one logical time, one shard.
 //
+// ReadObject (input.go) reads a run's input, the session list, from a local
+// path or gs://bucket/object with the same GCS client, retries and
+// ErrStoreAccess errors as the stores, so that one set of credentials and
+// one error vocabulary cover everything the job reads and writes.
+//
 // # Layout under the output root
 //
 //	participant_timelogs/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>-part-<ppppp>.parquet   the table

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,13 +27,6 @@ type OpenOptions struct {
 	RetryInitialBackoff time.Duration // 250ms
 	RetryMaxBackoff     time.Duration // 16s
 	MaxAttempts         int           // 8
-
-	// PublishHook, when set, is called between the steps of every Publish
-	// ("staged", "listed", "published part N", "extras deleted", "manifest
-	// written"); an error stops the Publish there. It exists for
-	// fault-injection tests of whole processes (kill between two steps);
-	// production leaves it nil.
-	PublishHook func(step string) error
 }
 
 func (o OpenOptions) withDefaults() OpenOptions {
@@ -59,14 +50,10 @@ func (o OpenOptions) withDefaults() OpenOptions {
 // concurrent use by several Runs of different slots.
 type Table struct {
 	drv         driver
-	location    string // as given, for messages
 	closeClient func() error
 
-	// Test hooks (unexported): the clock used for staging age, and a
-	// function called between publish steps that may simulate a crash by
-	// returning an error.
-	now         func() time.Time
-	publishHook func(step string) error
+	// now is the clock for staging age; tests move it.
+	now func() time.Time
 }
 
 // Open opens output, a local directory (created if missing) or
@@ -74,7 +61,7 @@ type Table struct {
 // missing bucket or a missing permission is reported now, wrapped in
 // ErrStoreAccess, rather than after the export.
 func Open(ctx context.Context, output string, opts OpenOptions) (*Table, error) {
-	t := &Table{location: output, now: time.Now, publishHook: opts.PublishHook}
+	t := &Table{now: time.Now}
 	if bucket, prefix, ok := parseGS(output); ok {
 		if bucket == "" {
 			return nil, fmt.Errorf("output %q: %w: no bucket name (want gs://bucket/prefix)", output, ErrStoreAccess)
@@ -154,54 +141,4 @@ func (t *Table) Close() error {
 		return t.closeClient()
 	}
 	return nil
-}
-
-// Location is the output location as given to Open.
-func (t *Table) Location() string { return t.location }
-
-// ReadObject opens a whole object for reading: gs://bucket/object or a
-// local path ("-" for stdin is the caller's business). Missing objects and
-// missing permissions wrap ErrStoreAccess.
-func ReadObject(ctx context.Context, location string, opts OpenOptions) (io.ReadCloser, error) {
-	bucket, name, ok := parseGS(location)
-	if !ok {
-		f, err := os.Open(location)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-				return nil, fmt.Errorf("open %s: %w: %w", location, ErrStoreAccess, err)
-			}
-			return nil, fmt.Errorf("open %s: %w", location, err)
-		}
-		return f, nil
-	}
-	if bucket == "" || name == "" || strings.HasSuffix(name, "/") {
-		return nil, fmt.Errorf("read %q: %w: want gs://bucket/object", location, ErrStoreAccess)
-	}
-	client, closeClient, err := storageClient(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", location, err)
-	}
-	d := newGCSDriver(client, bucket, "", opts)
-	r, err := d.NewReader(ctx, name)
-	if err != nil {
-		closeClient()
-		if errors.Is(err, errNotExist) {
-			return nil, fmt.Errorf("%w: %w: check the object name and that the job may read it (roles/storage.objectViewer)", err, ErrStoreAccess)
-		}
-		return nil, err
-	}
-	return &readCloser{ReadCloser: r, after: closeClient}, nil
-}
-
-type readCloser struct {
-	io.ReadCloser
-	after func() error
-}
-
-func (r *readCloser) Close() error {
-	err := r.ReadCloser.Close()
-	if aerr := r.after(); err == nil {
-		err = aerr
-	}
-	return err
 }

@@ -29,18 +29,33 @@ func NewBuilder(mem memory.Allocator) *Builder {
 	b := array.NewRecordBuilder(mem, schemas.Timelogs)
 	return &Builder{
 		b:             b,
-		sessionID:     b.Field(0).(*array.StringBuilder),
-		roomID:        b.Field(1).(*array.StringBuilder),
-		customRoomID:  b.Field(2).(*array.StringBuilder),
-		participantID: b.Field(3).(*array.StringBuilder),
-		name:          b.Field(4).(*array.StringBuilder),
-		index:         b.Field(5).(*array.Int32Builder),
-		start:         b.Field(6).(*array.TimestampBuilder),
-		end:           b.Field(7).(*array.TimestampBuilder),
-		duration:      b.Field(8).(*array.Int64Builder),
-		extractedAt:   b.Field(9).(*array.TimestampBuilder),
-		runID:         b.Field(10).(*array.StringBuilder),
+		sessionID:     fieldBuilder[*array.StringBuilder](b, schemas.ColSessionID),
+		roomID:        fieldBuilder[*array.StringBuilder](b, schemas.ColRoomID),
+		customRoomID:  fieldBuilder[*array.StringBuilder](b, schemas.ColCustomRoomID),
+		participantID: fieldBuilder[*array.StringBuilder](b, schemas.ColParticipantID),
+		name:          fieldBuilder[*array.StringBuilder](b, schemas.ColParticipantName),
+		index:         fieldBuilder[*array.Int32Builder](b, schemas.ColTimelogIndex),
+		start:         fieldBuilder[*array.TimestampBuilder](b, schemas.ColStartTime),
+		end:           fieldBuilder[*array.TimestampBuilder](b, schemas.ColEndTime),
+		duration:      fieldBuilder[*array.Int64Builder](b, schemas.ColDurationMS),
+		extractedAt:   fieldBuilder[*array.TimestampBuilder](b, schemas.ColExtractedAt),
+		runID:         fieldBuilder[*array.StringBuilder](b, schemas.ColRunID),
 	}
+}
+
+// fieldBuilder is the builder of the column called name. schemas.Timelogs
+// is fixed at compile time, so a missing column or another type is a bug in
+// this file, which every test of it reports at once.
+func fieldBuilder[T array.Builder](b *array.RecordBuilder, name string) T {
+	return b.Field(fieldIndex(b.Schema(), name)).(T)
+}
+
+func fieldIndex(s *arrow.Schema, name string) int {
+	i := s.FieldIndices(name)
+	if len(i) != 1 {
+		panic(fmt.Sprintf("participant_timelogs: %d columns named %q, want 1", len(i), name))
+	}
+	return i[0]
 }
 
 // Append adds rows to the batch being built.
@@ -87,24 +102,26 @@ func (b *Builder) NewRecord() arrow.RecordBatch { return b.b.NewRecordBatch() }
 // Release frees the Builder's buffers.
 func (b *Builder) Release() { b.b.Release() }
 
-// FromRecord reads the rows of a schemas.Timelogs record back: the inverse
-// of Builder, for readers and tests.
+// FromRecord reads the rows of a schemas.Timelogs record back, finding each
+// column by name: the inverse of Builder. Being its inverse, it cannot judge
+// Builder (a bug the two share cancels out); tests of what was written read
+// it with internal/tabletest, which shares no code with the writer.
 func FromRecord(rec arrow.RecordBatch) ([]Row, error) {
 	if err := sameColumns(rec.Schema(), schemas.Timelogs); err != nil {
 		return nil, err
 	}
-	col := func(i int) arrow.Array { return rec.Column(i) }
-	sessionID := col(0).(*array.String)
-	roomID := col(1).(*array.String)
-	customRoomID := col(2).(*array.String)
-	participantID := col(3).(*array.String)
-	name := col(4).(*array.String)
-	index := col(5).(*array.Int32)
-	start := col(6).(*array.Timestamp)
-	end := col(7).(*array.Timestamp)
-	duration := col(8).(*array.Int64)
-	extractedAt := col(9).(*array.Timestamp)
-	runID := col(10).(*array.String)
+	col := func(name string) arrow.Array { return rec.Column(fieldIndex(rec.Schema(), name)) }
+	sessionID := col(schemas.ColSessionID).(*array.String)
+	roomID := col(schemas.ColRoomID).(*array.String)
+	customRoomID := col(schemas.ColCustomRoomID).(*array.String)
+	participantID := col(schemas.ColParticipantID).(*array.String)
+	name := col(schemas.ColParticipantName).(*array.String)
+	index := col(schemas.ColTimelogIndex).(*array.Int32)
+	start := col(schemas.ColStartTime).(*array.Timestamp)
+	end := col(schemas.ColEndTime).(*array.Timestamp)
+	duration := col(schemas.ColDurationMS).(*array.Int64)
+	extractedAt := col(schemas.ColExtractedAt).(*array.Timestamp)
+	runID := col(schemas.ColRunID).(*array.String)
 
 	rows := make([]Row, rec.NumRows())
 	for i := range rows {

@@ -31,7 +31,7 @@ func childHooks() {
 	if err != nil {
 		pause = time.Hour
 	}
-	storeOptions.PublishHook = func(s string) error {
+	publishHook = func(s string) error {
 		if s == step {
 			os.WriteFile(marker, []byte(s), 0o644)
 			time.Sleep(pause)

@@ -42,6 +42,10 @@ type runner struct {
 
 var errTooManyFailed = errors.New("too many sessions failed")
 
+// publishHook is load.WriteOptions.PublishHook for every run; crash tests
+// set it, production leaves it nil.
+var publishHook func(step string) error
+
 // export runs one export of cfg at the given logical time and returns its
 // report, which carries the exit code. It logs one summary line.
 func (r *runner) export(ctx context.Context, cfg Config, logical time.Time) *Report {
@@ -178,6 +182,7 @@ func (r *runner) do(ctx context.Context, cfg Config, slot load.Slot, rep *Report
 		RowGroupRows:  cfg.RowGroupRows,
 		RowGroupBytes: cfg.RowGroupBytes,
 		MaxFileBytes:  cfg.MaxFileBytes,
+		PublishHook:   publishHook,
 	})
 	if err != nil {
 		return table, fmt.Errorf("begin run: %w", err)

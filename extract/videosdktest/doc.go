@@ -4,14 +4,26 @@
 //
 // A Server holds Sessions whose data are kept as the API would send them:
 // timestamps as raw strings in any RFC 3339 form, names and timelogs that
-// are present, null or absent (see Presence). It behaves like the service
-// described in shared/api/NOTES.md: the bare JWT in Authorization is checked
-// (HS256 with the configured secret, roles containing "crawler", not
-// expired) or a configured static token is accepted; perPage is capped and
-// the capped value reported; unknown sessions get a JSON 404; responses carry
-// fields the client must ignore; a session may come back with data as a
-// one-element array; live sessions gain participants on every request, at
-// the end of the list or at the front (shifting every page).
+// are present, null or absent (see Presence). It mimics what is known of
+// the real service (VideoSDK's reference and its official server SDKs; the
+// service itself is not reachable from CI):
+//
+//   - GET /v2/sessions/{sessionId}/participants?page=&perPage=, page from 1,
+//     answered with {"pageInfo": {currentPage, perPage, lastPage, total},
+//     "data": session}, where lastPage = ceil(total/perPage) and data is the
+//     session object or a one-element array holding it (the SDKs accept both);
+//   - the bare JWT in Authorization (no "Bearer"), HS256 with the configured
+//     secret, roles containing "crawler", not expired; or a configured static
+//     token; 401 otherwise;
+//   - perPage capped by the server and the capped value reported in pageInfo;
+//   - a JSON 404 for an unknown session; error bodies as JSON
+//     ({"statusCode", "error", "message"}) or, as proxies send them, HTML;
+//   - optional fields present, null or absent (roomId, customRoomId, name,
+//     timelog, a timelog's start and end; end is null while a participant
+//     is still in), and extra fields the client must ignore;
+//   - live sessions that gain participants on every request, at the end of
+//     the list or at the front (shifting every page), so that pages of one
+//     read disagree the way the real service's do.
 //
 // Fault mode (Options.Faults) makes a seeded fraction of requests fail the
 // way a real API behind proxies does: connection resets mid-body, 500/502/503

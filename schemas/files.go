@@ -11,22 +11,6 @@ import (
 //go:embed bigquery/*.json bigquery/*.sql duckdb/*.sql
 var Files embed.FS
 
-// Columns returns the column names of [Timelogs], in order.
-func Columns() []string {
-	names := make([]string, len(Timelogs.Fields()))
-	for i, f := range Timelogs.Fields() {
-		names[i] = f.Name
-	}
-	return names
-}
-
-// Key returns the columns that identify one timelog entry across runs. Within
-// one run a key occurs at most once; across runs the *_latest views keep the
-// row with the greatest extracted_at.
-func Key() []string {
-	return []string{"session_id", "participant_id", "timelog_index"}
-}
-
 // DuckDBSQL returns duckdb/participant_timelogs.sql with ${ROOT} replaced by
 // root (a local directory or a gs:// or s3:// URL, no trailing slash): the
 // statements that create the participant_timelogs and

@@ -115,6 +115,12 @@ type Run struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// PreviousOwner is the run that owned the slot when this one began
+	// ("" if none): a killed run, or one still running that will now stop
+	// before it publishes.
+	PreviousOwner string
+	ownerGen      int64 // of this run's owner marker
+
 	mu    sync.Mutex
 	cur   *stagedPart
 	parts []stagedPart
@@ -155,11 +161,19 @@ func (t *Table) Begin(ctx context.Context, slot Slot, runID string, opts WriteOp
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	if err := t.checkShardCount(ctx, slot); err != nil {
+		return nil, err
+	}
+	gen, prev, err := t.takeSlot(ctx, name, runID)
+	if err != nil {
+		return nil, fmt.Errorf("begin %s: %w", name, err)
+	}
 	if err := t.cleanStaging(ctx, name, opts.StaleStaging); err != nil {
 		return nil, fmt.Errorf("begin %s: %w", name, err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	return &Run{t: t, slot: slot, name: name, runID: runID, opts: opts, ctx: rctx, cancel: cancel}, nil
+	return &Run{t: t, slot: slot, name: name, runID: runID, opts: opts, ctx: rctx, cancel: cancel,
+		ownerGen: gen, PreviousOwner: prev}, nil
 }
 
 func (t *Table) cleanStaging(ctx context.Context, name string, staleAfter time.Duration) error {
@@ -326,6 +340,10 @@ func (r *Run) Publish(ctx context.Context) ([]FileInfo, error) {
 
 func (r *Run) publish(ctx context.Context) ([]FileInfo, error) {
 	d := r.t.drv
+	// 0. Nothing of a run that lost its slot may reach the table.
+	if err := r.stillOwner(ctx); err != nil {
+		return nil, err
+	}
 	// 1. Finish the open part; verify every staged object.
 	if r.cur == nil && len(r.parts) == 0 {
 		if err := r.openPart(); err != nil {
@@ -418,10 +436,12 @@ func (r *Run) publish(ctx context.Context) ([]FileInfo, error) {
 		return nil, err
 	}
 
-	// 5. Drop staging. A failure here only leaves litter for Begin.
+	// 5. Drop staging and the owner marker. A failure here only leaves
+	// litter for Begin.
 	for _, p := range r.parts {
 		d.Delete(ctx, p.key, precondition{}) //nolint:errcheck // best effort, see above
 	}
+	r.releaseSlot(ctx)
 	return files, nil
 }
 
@@ -467,6 +487,7 @@ func (r *Run) Abort(ctx context.Context) error {
 		return nil
 	}
 	r.state = runAborted
+	defer r.releaseSlot(ctx)
 	if r.cur != nil {
 		r.cur.w.Close() //nolint:errcheck // cancelled: discards the object
 		r.cur = nil

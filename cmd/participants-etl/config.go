@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -205,6 +206,14 @@ func (c *Config) validate() error {
 	case c.ProgressInterval < 0:
 		return usagef("--progress-interval %v: want 0 or more", c.ProgressInterval)
 	}
+	if err := checkHTTPURL("--api-url", c.APIURL, false); err != nil {
+		return err
+	}
+	if c.Pushgateway != "" {
+		if err := checkHTTPURL("--pushgateway", c.Pushgateway, true); err != nil {
+			return err
+		}
+	}
 	switch c.LogFormat {
 	case "auto", "json", "text":
 	default:
@@ -212,6 +221,26 @@ func (c *Config) validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
+	}
+	return nil
+}
+
+// checkHTTPURL accepts an http(s) URL with a host and no query or fragment;
+// userinfo only where the service takes basic auth (the Pushgateway). Its
+// message shows the URL redacted.
+func checkHTTPURL(flag, raw string, userinfo bool) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return usagef("%s %q does not parse as a URL", flag, redactURL(raw))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return usagef("%s %s: want an http:// or https:// URL", flag, redactURL(raw))
+	case u.Host == "":
+		return usagef("%s %s: no host", flag, redactURL(raw))
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(raw, "?"):
+		return usagef("%s %s: a query or fragment is not allowed (credentials do not go in the URL)", flag, redactURL(raw))
+	case u.User != nil && !userinfo:
+		return usagef("%s %s: credentials in the URL are not allowed (VideoSDK credentials come from VIDEOSDK_API_KEY and VIDEOSDK_SECRET_KEY)", flag, redactURL(raw))
 	}
 	return nil
 }
@@ -231,11 +260,13 @@ func credentialsFromEnv(getenv env, readFile func(string) ([]byte, error)) (Cred
 		}
 		b, err := readFile(path)
 		if err != nil {
-			return Credentials{}, usagef("VIDEOSDK_SECRET_KEY_FILE: cannot read %s: %v", path, unwrapPathError(err))
+			// Not the path: a secret pasted where the path belongs would be
+			// printed.
+			return Credentials{}, usagef("VIDEOSDK_SECRET_KEY_FILE names a file that cannot be read (%v): set it to the path of the mounted secret", unwrapPathError(err))
 		}
-		secret = []byte(strings.TrimSpace(string(b)))
+		secret = []byte(strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff")))
 		if len(secret) == 0 {
-			return Credentials{}, usagef("VIDEOSDK_SECRET_KEY_FILE: %s is empty", path)
+			return Credentials{}, usagef("VIDEOSDK_SECRET_KEY_FILE names an empty file")
 		}
 	}
 	switch {

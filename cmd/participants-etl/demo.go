@@ -28,7 +28,7 @@ func (p *process) demo(ctx context.Context, args []string) error {
 		chaos   bool
 		logical string
 	)
-	fs := newFlagSet("demo", p.getenv, p.stderr)
+	fs := newFlagSet("demo", p.getenv, p.stdout)
 	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
 	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions (the same seed gives the same data)")
 	fs.BoolVar(&chaos, "chaos", false, "make the simulator hostile: a fifth of requests fail in every way the real API can, under a rate limit")

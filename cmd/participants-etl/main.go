@@ -151,7 +151,7 @@ func codeErr(code int) error {
 // parseRun parses the flags of run and schedule into a Config.
 func (p *process) parseRun(name string, args []string, needSchedule bool) (Config, *slog.Logger, error) {
 	var c Config
-	fs := newFlagSet(name, p.getenv, p.stderr)
+	fs := newFlagSet(name, p.getenv, p.stdout)
 	fs.str(&c.Sessions, "sessions", "ETL_SESSIONS", "", "session IDs, one per line: a file, gs://bucket/object, or - for standard input (required)")
 	fs.str(&c.APIURL, "api-url", "VIDEOSDK_API_URL", "https://api.videosdk.live", "VideoSDK API base URL")
 	var logical string

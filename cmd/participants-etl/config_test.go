@@ -60,6 +60,10 @@ func TestParseRunFlagsAndEnv(t *testing.T) {
 		{name: "concurrency zero", args: []string{"--sessions", "x", "--concurrency", "0"}, env: creds, wantErr: "--concurrency 0"},
 		{name: "shard out of range", args: []string{"--sessions", "x", "--shard-count", "2", "--shard-index", "2"}, env: creds, wantErr: "--shard-index 2"},
 		{name: "bad logical time", args: []string{"--sessions", "x", "--logical-time", "yesterday"}, env: creds, wantErr: "--logical-time"},
+		{name: "zero logical time", args: []string{"--sessions", "x", "--logical-time", "0001-01-01T00:00:00Z"}, env: creds, wantErr: "implausible"},
+		{name: "far future logical time", args: []string{"--sessions", "x", "--logical-time", "2999-01-01T00:00:00Z"}, env: creds, wantErr: "implausible"},
+		{name: "row groups of one row", args: []string{"--sessions", "x", "--row-group-rows", "1"}, env: creds, wantErr: "--row-group-rows 1: want 1024"},
+		{name: "tiny files", args: []string{"--sessions", "x", "--max-file-bytes", "2048"}, env: creds, wantErr: "--max-file-bytes"},
 		{name: "bad log level", args: []string{"--sessions", "x", "--log-level", "loud"}, env: creds, wantErr: "--log-level"},
 		{name: "api url not http", args: []string{"--sessions", "x", "--api-url", "ftp://api.videosdk.live"}, env: creds, wantErr: "--api-url"},
 		{name: "api url with credentials", args: []string{"--sessions", "x", "--api-url", "https://u:s3cret@api.videosdk.live"}, env: creds, wantErr: "credentials in the URL"},
@@ -193,6 +197,17 @@ func TestHelpGoesToStdout(t *testing.T) {
 		code := runMain(t.Context(), []string{cmd, "--help"}, envMap(nil), strings.NewReader(""), &out, &errb)
 		if code != exitOK || !strings.Contains(out.String(), "Usage: participants-etl "+cmd) || !strings.Contains(out.String(), "-output") || errb.Len() != 0 {
 			t.Errorf("%s --help: exit %d, stdout %d bytes, stderr %q", cmd, code, out.Len(), errb.String())
+		}
+	}
+}
+
+// TestScheduleThatNeverFiresIsUsage: schedule exits 2 at once, as run does,
+// instead of looping on "logical time is zero".
+func TestScheduleThatNeverFiresIsUsage(t *testing.T) {
+	for _, cmd := range []string{"run", "schedule"} {
+		res := runCLI(t, t.Context(), credsEnv(nil), "", cmd, "--schedule", "0 0 30 2 *", "--sessions", "-", "--output", t.TempDir())
+		if res.code != exitUsage || !strings.Contains(res.stderr, "never fires") {
+			t.Errorf("%s: exit %d, want 2 saying the schedule never fires; stderr:\n%s", cmd, res.code, tail(res.stderr, 1000))
 		}
 	}
 }

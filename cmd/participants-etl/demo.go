@@ -49,9 +49,9 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	}
 	when := p.now()
 	if logical != "" {
-		t, err := time.Parse(time.RFC3339Nano, logical)
+		t, err := parseLogicalTime(logical, p.now())
 		if err != nil {
-			return usagef("--logical-time %q is not an RFC 3339 time such as 2026-11-26T14:00:00Z", logical)
+			return err
 		}
 		when = t
 	}

@@ -182,9 +182,9 @@ func (p *process) parseRun(name string, args []string, needSchedule bool) (Confi
 		return c, nil, usagef("--schedule is required: a cron expression such as \"0 * * * *\", @hourly or @every 15m")
 	}
 	if logical != "" {
-		t, err := time.Parse(time.RFC3339Nano, logical)
+		t, err := parseLogicalTime(logical, p.now())
 		if err != nil {
-			return c, nil, usagef("--logical-time %q is not an RFC 3339 time such as 2026-11-26T14:00:00Z", logical)
+			return c, nil, err
 		}
 		c.LogicalTime = t
 	}

@@ -6,6 +6,7 @@
 //	participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|- [flags]
 //	participants-etl schedule --schedule SPEC --sessions ... [flags]
 //	participants-etl demo     [--output DIR] [--chaos]
+//	participants-etl serve    [--list FILE]
 //	participants-etl version
 //
 // Each run reads a list of session IDs (one per line; blank lines and #
@@ -87,6 +88,7 @@ Usage:
   participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|- [flags]   one export
   participants-etl schedule --schedule SPEC --sessions ... [flags]        an export on every tick
   participants-etl demo     [--output DIR] [--chaos]                      try it against a local simulator
+  participants-etl serve    [--list FILE]                                 serve the simulator for run and schedule
   participants-etl version
 
 Run 'participants-etl COMMAND --help' for a command's flags.
@@ -108,6 +110,8 @@ func (p *process) main(ctx context.Context, args []string) int {
 		err = p.schedule(ctx, args)
 	case "demo":
 		err = p.demo(ctx, args)
+	case "serve":
+		err = p.serve(ctx, args)
 	case "version", "--version", "-version":
 		fmt.Fprintf(p.stdout, "participants-etl %s\n", version)
 		return exitOK
@@ -115,7 +119,7 @@ func (p *process) main(ctx context.Context, args []string) int {
 		fmt.Fprint(p.stdout, usageText)
 		return exitOK
 	default:
-		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo or version\n", cmd)
+		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo, serve or version\n", cmd)
 		return exitUsage
 	}
 	var ec exitError

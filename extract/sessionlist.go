@@ -26,7 +26,8 @@ const (
 	shownValueBytes = 64
 )
 
-// ReadSessionList parses a session list: one ID per line, spaces trimmed,
+// ReadSessionList parses a session list: one ID per line, spaces and one
+// pair of matching quotes trimmed,
 // blank lines and lines starting with '#' skipped, repeats dropped (the
 // first kept, the rest counted). Lines that are not plausible IDs (over
 // MaxSessionIDBytes, control characters, invalid UTF-8, overlong) and valid
@@ -54,11 +55,12 @@ func ReadSessionList(r io.Reader, maxIDs int) (SessionList, error) {
 		if n == 1 {
 			raw = bytes.TrimPrefix(raw, []byte("\ufeff")) // a byte-order mark from an editor
 		}
-		line := bytes.TrimSpace(raw)
+		trimmed := bytes.TrimSpace(raw)
+		line := unquote(trimmed)
 		switch {
 		case overlong:
 			invalid(n, line, fmt.Sprintf("line of %d KiB or more", maxLineBytes>>10))
-		case len(line) == 0 || line[0] == '#':
+		case len(trimmed) == 0 || trimmed[0] == '#':
 		case implausible(string(line)) != "":
 			invalid(n, line, implausible(string(line)))
 		default:
@@ -76,6 +78,16 @@ func ReadSessionList(r io.Reader, maxIDs int) (SessionList, error) {
 			return list, nil
 		}
 	}
+}
+
+// unquote strips one pair of matching quotes ("…" or '…') around a line,
+// as a list exported from a spreadsheet or a JSON array has them, and the
+// spaces inside: a quote is never part of a session ID.
+func unquote(line []byte) []byte {
+	if len(line) >= 2 && (line[0] == '"' || line[0] == '\'') && line[len(line)-1] == line[0] {
+		return bytes.TrimSpace(line[1 : len(line)-1])
+	}
+	return line
 }
 
 // readLine returns one line without its '\n'. A line longer than the reader's

@@ -34,6 +34,13 @@ func TestReadSessionList(t *testing.T) {
 			wantDups: 3,
 		},
 		{name: "no final newline", in: "a\nb", wantIDs: []string{"a", "b"}},
+		{
+			name:     "matching quotes are not part of an ID",
+			in:       "\"a\"\n'b'\n \" c \" \n\"a\n\"\"\n'd\"\n",
+			wantIDs:  []string{"a", "b", "c", "\"a", "'d\""},
+			wantBad:  []InvalidLine{{Line: 5, Value: `""`, Reason: "empty"}},
+			wantDups: 0,
+		},
 		{name: "byte order mark", in: "\ufeffa\nb\n", wantIDs: []string{"a", "b"}},
 		{
 			name:    "implausible IDs",

@@ -122,6 +122,12 @@ type Run struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// PreviousOwner is the run that owned the slot when this one began
+	// ("" if none): a killed run, or one still running that will now stop
+	// before it publishes.
+	PreviousOwner string
+	ownerGen      int64 // of this run's owner marker
+
 	mu    sync.Mutex
 	cur   *stagedPart
 	parts []stagedPart
@@ -162,11 +168,19 @@ func (t *Table) Begin(ctx context.Context, slot Slot, runID string, opts WriteOp
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	if err := t.checkShardCount(ctx, slot); err != nil {
+		return nil, err
+	}
+	gen, prev, err := t.takeSlot(ctx, name, runID)
+	if err != nil {
+		return nil, fmt.Errorf("begin %s: %w", name, err)
+	}
 	if err := t.cleanStaging(ctx, name, opts.StaleStaging); err != nil {
 		return nil, fmt.Errorf("begin %s: %w", name, err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	return &Run{t: t, slot: slot, name: name, runID: runID, opts: opts, ctx: rctx, cancel: cancel}, nil
+	return &Run{t: t, slot: slot, name: name, runID: runID, opts: opts, ctx: rctx, cancel: cancel,
+		ownerGen: gen, PreviousOwner: prev}, nil
 }
 
 func (t *Table) cleanStaging(ctx context.Context, name string, staleAfter time.Duration) error {
@@ -333,6 +347,10 @@ func (r *Run) Publish(ctx context.Context) ([]FileInfo, error) {
 
 // publish runs steps P1–P5 of doc.go, calling the hook after each.
 func (r *Run) publish(ctx context.Context) ([]FileInfo, error) {
+	// P0: nothing of a run that lost its slot may reach the table.
+	if err := r.stillOwner(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.verifyStaged(ctx); err != nil {
 		return nil, err
 	}
@@ -483,11 +501,13 @@ func (r *Run) writeManifest(ctx context.Context, files []FileInfo) error {
 	return nil
 }
 
-// dropStaging is P5. A failure only leaves litter for the next Begin.
+// dropStaging is P5: this run's staging and its owner marker. A failure
+// only leaves litter for the next Begin.
 func (r *Run) dropStaging(ctx context.Context) {
 	for _, p := range r.parts {
 		r.t.drv.Delete(ctx, p.key, precondition{}) //nolint:errcheck // best effort, see above
 	}
+	r.releaseSlot(ctx)
 }
 
 // replace writes key with body, replacing the generation it has now.
@@ -532,6 +552,7 @@ func (r *Run) Abort(ctx context.Context) error {
 		return nil
 	}
 	r.state = runAborted
+	defer r.releaseSlot(ctx)
 	if r.cur != nil {
 		r.cur.w.Close() //nolint:errcheck // cancelled: discards the object
 		r.cur = nil

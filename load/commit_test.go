@@ -165,8 +165,12 @@ func TestCommitStagingInvisibleUntilPublish(t *testing.T) {
 		if got := listKeys(t, tbl, tablePrefix); len(got) != 0 {
 			t.Fatalf("before Publish the table lists %q", got)
 		}
-		if got := listKeys(t, tbl, stagingFolder); len(got) != 3 {
+		name, _ := slot.name()
+		if got := listKeys(t, tbl, stagingSlotDir(name)); len(got) != 3 {
 			t.Errorf("staging holds %q, want 3 finished parts (the empty session writes nothing)", got)
+		}
+		if got := listKeys(t, tbl, stagingFolder); !slices.Contains(got, ownerKey(name)) {
+			t.Errorf("staging holds %q, no owner marker of the run", got)
 		}
 		files, err := r.Publish(context.Background())
 		if err != nil {
@@ -190,7 +194,7 @@ func TestCommitStagingInvisibleUntilPublish(t *testing.T) {
 		if fmt.Sprint(files[0].Rows, files[1].Rows, files[2].Rows) != "30 45 7" {
 			t.Errorf("rows per file %d %d %d, want 30 45 7", files[0].Rows, files[1].Rows, files[2].Rows)
 		}
-		name, _ := slot.name()
+		name, _ = slot.name()
 		if got := string(readObject(t, tbl.drv, manifestKey(slot, name))); got != manifest.String() {
 			t.Errorf("manifest:\n%s\nwant:\n%s", got, manifest.String())
 		}

@@ -30,6 +30,7 @@
 //
 //	participant_timelogs/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>-part-<ppppp>.parquet   the table
 //	_staging/<lt>-shard-<iii>-of-<nnn>/<run_id>/part-<ppppp>.parquet                   a run's parts before Publish
+//	_staging/<lt>-shard-<iii>-of-<nnn>.owner                                            the run that owns the slot
 //	_manifests/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>.txt                             the slot's files, one URI a line
 //	_runs/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>-<run_id>.json                        run reports
 //
@@ -43,6 +44,12 @@
 //
 // One run of a slot, the same steps on both stores:
 //
+//	B0  Begin refuses a slot whose logical time already has table files or
+//	    manifests of another shard count (ErrShardCountChanged): both sets
+//	    would be read, doubling every row.
+//	B1  Begin writes the slot's owner marker (run id, time), replacing the
+//	    generation it read (or DoesNotExist): the run that began last owns
+//	    the slot. A killed run never blocks the next one.
 //	B   Begin: delete every staging object of this slot (earlier, killed runs)
 //	    and of any slot older than 48h. Another slot's fresh staging is kept:
 //	    the shards of one logical time run at once, in separate pods. On the
@@ -51,8 +58,10 @@
 //	W   Write: stream sessions into _staging/<slot>/<run_id>/part-N. Each part
 //	    is committed by its writer's Close (DoesNotExist) once it passes
 //	    MaxFileBytes or at Publish, and its CRC32C compared with what we sent.
-//	P1  Publish: finish the open part; re-read every staged part's size and
-//	    CRC32C.
+//	P0  Publish: check that the owner marker still has this run's
+//	    generation; if another run began the slot since, stop with
+//	    ErrSlotTaken naming it, before anything in the table changes.
+//	P1  Finish the open part; re-read every staged part's size and CRC32C.
 //	P2  For N = 0, 1, ...: copy staged part N onto the table file of the same
 //	    number, with the precondition DoesNotExist if the listing at the
 //	    start of P2 did not have it, or GenerationMatch(the listed
@@ -63,7 +72,7 @@
 //	    its count, left by an earlier run with more parts), each with
 //	    GenerationMatch.
 //	P4  Write the manifest (replacing it under GenerationMatch).
-//	P5  Delete this run's staging.
+//	P5  Delete this run's staging and its owner marker.
 //	R   cmd writes the run report (WriteReport), last.
 //
 // Nothing but P2 and P3 touches the table, and they touch only names of
@@ -110,6 +119,16 @@
 // part's. A stale pod of the same slot (replaced while still running) loses
 // its staging to the new pod's Begin and fails; if it had already listed
 // the table, its copies fail their GenerationMatch instead of overwriting.
+//
+// Two live runs of one slot (a pod presumed dead but still running, or two
+// runs started by hand): the later one takes the owner marker at Begin; the
+// earlier one fails at P0 with ErrSlotTaken, naming the later run, and
+// publishes nothing, so no report lists files its run did not publish. If
+// the earlier one had passed P0 before the later began, it publishes in
+// milliseconds, long before the later run has fetched anything, and the
+// later run then replaces its files as any rerun does (its P2 preconditions
+// catch the rare overlap). Abort and P5 remove the marker only if it is
+// still the run's own.
 //
 // On the local store DoesNotExist is atomic (link(2) fails if the target
 // exists) while GenerationMatch (mtime in nanoseconds) is checked then

@@ -23,6 +23,10 @@ func ReadObject(ctx context.Context, location string, opts OpenOptions) (io.Read
 			}
 			return nil, fmt.Errorf("open %s: %w", location, err)
 		}
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			f.Close()
+			return nil, fmt.Errorf("read %s: %w: it is a directory; give the file that lists the session IDs", location, ErrStoreAccess)
+		}
 		return f, nil
 	}
 	if bucket == "" || name == "" || strings.HasSuffix(name, "/") {

@@ -8,10 +8,12 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -55,7 +57,7 @@ func (d *localDriver) NewWriter(ctx context.Context, key string, opts writerOpti
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, localErr("create directory for", p, err)
 		}
-		f, err = os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
+		f, err = createHidden(dir, "."+filepath.Base(p)+".tmp-")
 		if err == nil {
 			break
 		}
@@ -327,7 +329,7 @@ func (d *localDriver) tempCopy(sp string) (string, error) {
 		return "", localErr("open", sp, err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return "", localErr("create", tmp, err)
 	}
@@ -367,6 +369,19 @@ func (d *localDriver) Delete(ctx context.Context, key string, cond precondition)
 		}
 	}
 	return syncDir(filepath.Dir(p))
+}
+
+// createHidden creates a new file named prefix plus a random suffix in dir,
+// with mode 0666 less the umask: os.CreateTemp would make it 0600, and the
+// published file (a rename or hard link of it) must be readable by the
+// analysts' accounts as the umask allows (0644 under umask 022).
+func createHidden(dir, prefix string) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
 }
 
 func fileCRC32C(p string) (uint32, int64, error) {

@@ -119,7 +119,11 @@ func storageClient(ctx context.Context, opts OpenOptions) (*storage.Client, func
 	}
 	// storage.NewClient reads STORAGE_EMULATOR_HOST itself (storage.go,
 	// NewClient): set, it points every request there without auth.
-	c, err := storage.NewClient(ctx, option.WithUserAgent("participants-etl"))
+	// Reads go through the JSON API, as every other request does: one
+	// protocol to reason about, and fake-gcs-server on loopback (the
+	// emulator of the crash and consumer tests) serves XML reads of listed
+	// objects only when started with a public host.
+	c, err := storage.NewClient(ctx, option.WithUserAgent("participants-etl"), storage.WithJSONReads())
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: create GCS client (Application Default Credentials: Workload Identity on GKE, or gcloud auth application-default login): %w", ErrStoreAccess, err)
 	}

@@ -28,7 +28,8 @@
 //	timelog_index     INT64      REQUIRED  0-based position in the participant's timelog (int32 in Parquet)
 //	start_time        TIMESTAMP  REQUIRED  join time, UTC, microseconds
 //	end_time          TIMESTAMP  NULLABLE  leave time; NULL while still in the session
-//	duration_ms       INT64      NULLABLE  end_time - start_time in whole ms; NULL with end_time
+//	duration_ms       INT64      NULLABLE  end_time - start_time in whole ms; NULL with end_time,
+//	                                       and NULL when end_time is before start_time
 //	extracted_at      TIMESTAMP  REQUIRED  when the run read the session from the API
 //	run_id            STRING     REQUIRED  the run that wrote the row (see its report under _runs/)
 //

@@ -24,6 +24,9 @@ type Stats struct {
 	// DuplicateKeys counts entries dropped because their key was already
 	// emitted (a participant listed twice).
 	DuplicateKeys int `json:"duplicate_keys"`
+	// IntervalsEndBeforeStart counts rows whose end precedes their start:
+	// both times are kept as the API sent them, duration_ms is null.
+	IntervalsEndBeforeStart int `json:"intervals_end_before_start"`
 }
 
 // Add accumulates o into s.
@@ -33,6 +36,7 @@ func (s *Stats) Add(o Stats) {
 	s.ParticipantsWithoutTimelog += o.ParticipantsWithoutTimelog
 	s.TimelogsWithoutStart += o.TimelogsWithoutStart
 	s.DuplicateKeys += o.DuplicateKeys
+	s.IntervalsEndBeforeStart += o.IntervalsEndBeforeStart
 }
 
 type rowKey struct {
@@ -77,8 +81,13 @@ func Rows(s extract.Session, m Meta) ([]Row, Stats) {
 			}
 			if tl.End != nil {
 				end := tl.End.UnixMicro()
-				d := DurationMS(r.StartTime, end)
-				r.EndTime, r.DurationMS = &end, &d
+				r.EndTime = &end
+				if end >= r.StartTime {
+					d := DurationMS(r.StartTime, end)
+					r.DurationMS = &d
+				} else {
+					st.IntervalsEndBeforeStart++
+				}
 			}
 			rows = append(rows, r)
 		}
@@ -87,7 +96,8 @@ func Rows(s extract.Session, m Meta) ([]Row, Stats) {
 	return rows, st
 }
 
-// DurationMS is end − start in whole milliseconds, truncated toward zero,
+// DurationMS is end − start in whole milliseconds, truncated toward zero
+// (Rows leaves it null when end is before start),
 // computed on the stored microsecond values so that a reader can recompute
 // it exactly from start_time and end_time.
 func DurationMS(startMicros, endMicros int64) int64 {

@@ -117,14 +117,17 @@ func TestRows(t *testing.T) {
 			wantStats: Stats{Rows: 2, Participants: 2, DuplicateKeys: 1},
 		},
 		{
-			name: "an end before the start keeps its negative duration, truncated toward zero",
+			name: "an end before the start keeps both times, no duration, and is counted",
 			session: extract.Session{ID: "s5", Participants: participants(t, `[
-				{"participantId":"b","timelog":[{"start":"2021-10-25T05:00:00.0025Z","end":"2021-10-25T05:00:00Z"}]}]`)},
+				{"participantId":"b","timelog":[{"start":"2021-10-25T05:00:00.0025Z","end":"2021-10-25T05:00:00Z"},
+					{"start":"2021-10-25T06:00:00Z","end":"2021-10-25T06:00:00Z"}]}]`)},
 			want: []Row{
 				{SessionID: "s5", ParticipantID: "b", TimelogIndex: 0, StartTime: micros(t, "2021-10-25T05:00:00.0025Z"),
-					EndTime: ptr(micros(t, "2021-10-25T05:00:00Z")), DurationMS: ptr(int64(-2)), ExtractedAt: at, RunID: "run-1"},
+					EndTime: ptr(micros(t, "2021-10-25T05:00:00Z")), ExtractedAt: at, RunID: "run-1"},
+				{SessionID: "s5", ParticipantID: "b", TimelogIndex: 1, StartTime: micros(t, "2021-10-25T06:00:00Z"),
+					EndTime: ptr(micros(t, "2021-10-25T06:00:00Z")), DurationMS: ptr(int64(0)), ExtractedAt: at, RunID: "run-1"},
 			},
-			wantStats: Stats{Rows: 1, Participants: 1},
+			wantStats: Stats{Rows: 2, Participants: 1, IntervalsEndBeforeStart: 1},
 		},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -159,9 +160,9 @@ func bindExport(fs *flagSet, c *Config, defaultOutput string) {
 	fs.int(&c.MaxSessions, "max-sessions", "ETL_MAX_SESSIONS", 1_000_000, "most session IDs one list may hold")
 	fs.int(&c.ShardIndex, "shard-index", "JOB_COMPLETION_INDEX", 0, "this shard, 0-based (Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX)")
 	fs.int(&c.ShardCount, "shard-count", "ETL_SHARD_COUNT", 1, "how many shards split the session list")
-	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", 1<<20, "most rows in one Parquet row group")
-	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", 128<<20, "most bytes in one Parquet row group")
-	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", 1<<30, "a Parquet file is closed after the session that takes it past this size")
+	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", 1<<20, fmt.Sprintf("most rows in one Parquet row group (%d to %d)", minRowGroupRows, maxRowGroupRows))
+	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", 128<<20, fmt.Sprintf("most bytes in one Parquet row group (%d MiB to %d MiB)", minRowGroupBytes>>20, maxRowGroupBytes>>20))
+	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", 1<<30, fmt.Sprintf("a Parquet file is closed after the session that takes it past this size (%d MiB to %d GiB)", minFileBytes>>20, maxFileBytes>>30))
 	fs.duration(&c.ProgressInterval, "progress-interval", "ETL_PROGRESS_INTERVAL", 5*time.Second, "how often to log progress; 0 for never")
 	fs.str(&c.Pushgateway, "pushgateway", "ETL_PUSHGATEWAY", "", "Prometheus Pushgateway URL to push each run's metrics to")
 	fs.str(&c.LogFormat, "log-format", "ETL_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)")
@@ -172,6 +173,18 @@ func bindSchedule(fs *flagSet, c *Config) {
 	fs.str(&c.Schedule, "schedule", "ETL_SCHEDULE", "", "cron schedule: five fields, @hourly, @every 15m; CRON_TZ= prefix allowed")
 	fs.str(&c.Timezone, "timezone", "ETL_TIMEZONE", "", "time zone of --schedule (IANA name), default UTC")
 }
+
+// Sane bounds of the Parquet limits: below them a run spends its time on
+// row-group and file overhead (one-row groups took 100 s and 7 GB for a
+// small export), above them one row group outgrows any pod.
+const (
+	minRowGroupRows  = 1024
+	maxRowGroupRows  = 64 << 20
+	minRowGroupBytes = 1 << 20
+	maxRowGroupBytes = 1 << 30
+	minFileBytes     = 1 << 20
+	maxFileBytes     = 64 << 30
+)
 
 // validate checks what flag parsing cannot; it names the flag to fix.
 func (c *Config) validate() error {
@@ -196,14 +209,22 @@ func (c *Config) validate() error {
 		return usagef("--shard-count %d: want 1 to 999", c.ShardCount)
 	case c.ShardIndex < 0 || c.ShardIndex >= c.ShardCount:
 		return usagef("--shard-index %d: want 0 to %d for --shard-count %d", c.ShardIndex, c.ShardCount-1, c.ShardCount)
-	case c.RowGroupRows < 1:
-		return usagef("--row-group-rows %d: want 1 or more", c.RowGroupRows)
-	case c.RowGroupBytes < 1<<10:
-		return usagef("--row-group-bytes %d: want 1024 or more", c.RowGroupBytes)
-	case c.MaxFileBytes < 1<<10:
-		return usagef("--max-file-bytes %d: want 1024 or more", c.MaxFileBytes)
+	case c.RowGroupRows < minRowGroupRows || c.RowGroupRows > maxRowGroupRows:
+		return usagef("--row-group-rows %d: want %d to %d", c.RowGroupRows, minRowGroupRows, maxRowGroupRows)
+	case c.RowGroupBytes < minRowGroupBytes || c.RowGroupBytes > maxRowGroupBytes:
+		return usagef("--row-group-bytes %d: want %d to %d (1 MiB to 1 GiB)", c.RowGroupBytes, minRowGroupBytes, maxRowGroupBytes)
+	case c.MaxFileBytes < minFileBytes || c.MaxFileBytes > maxFileBytes:
+		return usagef("--max-file-bytes %d: want %d to %d (1 MiB to 64 GiB)", c.MaxFileBytes, minFileBytes, maxFileBytes)
 	case c.ProgressInterval < 0:
 		return usagef("--progress-interval %v: want 0 or more", c.ProgressInterval)
+	}
+	if err := checkHTTPURL("--api-url", c.APIURL, false); err != nil {
+		return err
+	}
+	if c.Pushgateway != "" {
+		if err := checkHTTPURL("--pushgateway", c.Pushgateway, true); err != nil {
+			return err
+		}
 	}
 	switch c.LogFormat {
 	case "auto", "json", "text":
@@ -212,6 +233,44 @@ func (c *Config) validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
+	}
+	return nil
+}
+
+// Plausible logical times: VideoSDK sessions exist since about 2020, and a
+// slot more than a week ahead is a typo (or a clock gone wrong).
+var earliestLogicalTime = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const latestLogicalTimeAhead = 7 * 24 * time.Hour
+
+// parseLogicalTime reads --logical-time: RFC 3339, not zero, not absurd.
+func parseLogicalTime(s string, now time.Time) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		return time.Time{}, usagef("--logical-time %q is not an RFC 3339 time such as 2026-11-26T14:00:00Z", s)
+	case t.Before(earliestLogicalTime) || t.After(now.Add(latestLogicalTimeAhead)):
+		return time.Time{}, usagef("--logical-time %s is implausible: want a time between %s and a week from now", s, earliestLogicalTime.Format(time.DateOnly))
+	}
+	return t, nil
+}
+
+// checkHTTPURL accepts an http(s) URL with a host and no query or fragment;
+// userinfo only where the service takes basic auth (the Pushgateway). Its
+// message shows the URL redacted.
+func checkHTTPURL(flag, raw string, userinfo bool) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return usagef("%s %q does not parse as a URL", flag, redactURL(raw))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return usagef("%s %s: want an http:// or https:// URL", flag, redactURL(raw))
+	case u.Host == "":
+		return usagef("%s %s: no host", flag, redactURL(raw))
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(raw, "?"):
+		return usagef("%s %s: a query or fragment is not allowed (credentials do not go in the URL)", flag, redactURL(raw))
+	case u.User != nil && !userinfo:
+		return usagef("%s %s: credentials in the URL are not allowed (VideoSDK credentials come from VIDEOSDK_API_KEY and VIDEOSDK_SECRET_KEY)", flag, redactURL(raw))
 	}
 	return nil
 }
@@ -231,11 +290,13 @@ func credentialsFromEnv(getenv env, readFile func(string) ([]byte, error)) (Cred
 		}
 		b, err := readFile(path)
 		if err != nil {
-			return Credentials{}, usagef("VIDEOSDK_SECRET_KEY_FILE: cannot read %s: %v", path, unwrapPathError(err))
+			// Not the path: a secret pasted where the path belongs would be
+			// printed.
+			return Credentials{}, usagef("VIDEOSDK_SECRET_KEY_FILE names a file that cannot be read (%v): set it to the path of the mounted secret", unwrapPathError(err))
 		}
-		secret = []byte(strings.TrimSpace(string(b)))
+		secret = []byte(strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff")))
 		if len(secret) == 0 {
-			return Credentials{}, usagef("VIDEOSDK_SECRET_KEY_FILE: %s is empty", path)
+			return Credentials{}, usagef("VIDEOSDK_SECRET_KEY_FILE names an empty file")
 		}
 	}
 	switch {

@@ -60,7 +60,15 @@ func TestParseRunFlagsAndEnv(t *testing.T) {
 		{name: "concurrency zero", args: []string{"--sessions", "x", "--concurrency", "0"}, env: creds, wantErr: "--concurrency 0"},
 		{name: "shard out of range", args: []string{"--sessions", "x", "--shard-count", "2", "--shard-index", "2"}, env: creds, wantErr: "--shard-index 2"},
 		{name: "bad logical time", args: []string{"--sessions", "x", "--logical-time", "yesterday"}, env: creds, wantErr: "--logical-time"},
+		{name: "zero logical time", args: []string{"--sessions", "x", "--logical-time", "0001-01-01T00:00:00Z"}, env: creds, wantErr: "implausible"},
+		{name: "far future logical time", args: []string{"--sessions", "x", "--logical-time", "2999-01-01T00:00:00Z"}, env: creds, wantErr: "implausible"},
+		{name: "row groups of one row", args: []string{"--sessions", "x", "--row-group-rows", "1"}, env: creds, wantErr: "--row-group-rows 1: want 1024"},
+		{name: "tiny files", args: []string{"--sessions", "x", "--max-file-bytes", "2048"}, env: creds, wantErr: "--max-file-bytes"},
 		{name: "bad log level", args: []string{"--sessions", "x", "--log-level", "loud"}, env: creds, wantErr: "--log-level"},
+		{name: "api url not http", args: []string{"--sessions", "x", "--api-url", "ftp://api.videosdk.live"}, env: creds, wantErr: "--api-url"},
+		{name: "api url with credentials", args: []string{"--sessions", "x", "--api-url", "https://u:s3cret@api.videosdk.live"}, env: creds, wantErr: "credentials in the URL"},
+		{name: "api url with a query", args: []string{"--sessions", "x", "--api-url", "https://api.videosdk.live/?key=s3cret"}, env: creds, wantErr: "query"},
+		{name: "pushgateway not a URL", args: []string{"--sessions", "x", "--pushgateway", "gw:9091"}, env: creds, wantErr: "--pushgateway"},
 		{name: "no credentials names the variable", args: []string{"--sessions", "x"}, env: nil, wantErr: "VIDEOSDK_API_KEY"},
 		{name: "key without secret", args: []string{"--sessions", "x"}, env: map[string]string{"VIDEOSDK_API_KEY": "k"}, wantErr: "VIDEOSDK_SECRET_KEY"},
 		{name: "secret without key", args: []string{"--sessions", "x"}, env: map[string]string{"VIDEOSDK_SECRET_KEY": "s"}, wantErr: "VIDEOSDK_API_KEY is not set"},
@@ -102,6 +110,19 @@ func TestSecretKeyFile(t *testing.T) {
 	c, err := credentialsFromEnv(envMap(map[string]string{"VIDEOSDK_API_KEY": "k", "VIDEOSDK_SECRET_KEY_FILE": path}), os.ReadFile)
 	if err != nil || string(c.Secret) != "from-file" || c.APIKey != "k" {
 		t.Fatalf("got %+v, %v", c, err)
+	}
+	bom := dir + "/bom"
+	if err := os.WriteFile(bom, []byte("\ufeffwith-bom \r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := credentialsFromEnv(envMap(map[string]string{"VIDEOSDK_API_KEY": "k", "VIDEOSDK_SECRET_KEY_FILE": bom}), os.ReadFile); err != nil || string(c.Secret) != "with-bom" {
+		t.Errorf("a byte-order mark is not part of the secret: got %q, %v", c.Secret, err)
+	}
+	// A secret put where the path belongs is never printed.
+	const pasted = "sk_live_pasted-secret-value"
+	_, err = credentialsFromEnv(envMap(map[string]string{"VIDEOSDK_API_KEY": "k", "VIDEOSDK_SECRET_KEY_FILE": pasted}), os.ReadFile)
+	if err == nil || strings.Contains(err.Error(), pasted) || !strings.Contains(err.Error(), "VIDEOSDK_SECRET_KEY_FILE") {
+		t.Errorf("secret in place of the path: %v", err)
 	}
 	for name, m := range map[string]map[string]string{
 		"missing file": {"VIDEOSDK_API_KEY": "k", "VIDEOSDK_SECRET_KEY_FILE": dir + "/nope"},
@@ -146,6 +167,47 @@ func TestUsageExitCodes(t *testing.T) {
 		}
 		if got == exitUsage && len(tt.args) > 0 && strings.Count(strings.TrimSpace(errb.String()), "\n") > 0 && tt.args[0] != "run" {
 			t.Errorf("%v: usage error is not one line: %q", tt.args, errb.String())
+		}
+	}
+}
+
+func TestTextLogsAreReadable(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, "text", "info")
+	log.Info("run finished", "delay", 1500*time.Millisecond, "retries_by_cause", map[string]int64{"timeout": 2, "http_429": 7})
+	line := buf.String()
+	for _, want := range []string{"delay=1.5", `retries_by_cause="http_429=7 timeout=2"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("text log line %q lacks %s", line, want)
+		}
+	}
+	buf.Reset()
+	newLogger(&buf, "json", "info").Info("x", "delay", 2*time.Second, "retries_by_cause", map[string]int64{"timeout": 2})
+	for _, want := range []string{`"delay":2`, `"retries_by_cause":{"timeout":2}`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("json log line %q lacks %s", buf.String(), want)
+		}
+	}
+}
+
+// TestHelpGoesToStdout: --help is asked for, so it is output, not an error.
+func TestHelpGoesToStdout(t *testing.T) {
+	for _, cmd := range []string{"run", "schedule", "demo"} {
+		var out, errb bytes.Buffer
+		code := runMain(t.Context(), []string{cmd, "--help"}, envMap(nil), strings.NewReader(""), &out, &errb)
+		if code != exitOK || !strings.Contains(out.String(), "Usage: participants-etl "+cmd) || !strings.Contains(out.String(), "-output") || errb.Len() != 0 {
+			t.Errorf("%s --help: exit %d, stdout %d bytes, stderr %q", cmd, code, out.Len(), errb.String())
+		}
+	}
+}
+
+// TestScheduleThatNeverFiresIsUsage: schedule exits 2 at once, as run does,
+// instead of looping on "logical time is zero".
+func TestScheduleThatNeverFiresIsUsage(t *testing.T) {
+	for _, cmd := range []string{"run", "schedule"} {
+		res := runCLI(t, t.Context(), credsEnv(nil), "", cmd, "--schedule", "0 0 30 2 *", "--sessions", "-", "--output", t.TempDir())
+		if res.code != exitUsage || !strings.Contains(res.stderr, "never fires") {
+			t.Errorf("%s: exit %d, want 2 saying the schedule never fires; stderr:\n%s", cmd, res.code, tail(res.stderr, 1000))
 		}
 	}
 }

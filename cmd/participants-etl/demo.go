@@ -28,7 +28,7 @@ func (p *process) demo(ctx context.Context, args []string) error {
 		chaos   bool
 		logical string
 	)
-	fs := newFlagSet("demo", p.getenv, p.stderr)
+	fs := newFlagSet("demo", p.getenv, p.stdout)
 	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
 	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions (the same seed gives the same data)")
 	fs.BoolVar(&chaos, "chaos", false, "make the simulator hostile: a fifth of requests fail in every way the real API can, under a rate limit")
@@ -49,9 +49,9 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	}
 	when := p.now()
 	if logical != "" {
-		t, err := time.Parse(time.RFC3339Nano, logical)
+		t, err := parseLogicalTime(logical, p.now())
 		if err != nil {
-			return usagef("--logical-time %q is not an RFC 3339 time such as 2026-11-26T14:00:00Z", logical)
+			return err
 		}
 		when = t
 	}

@@ -114,6 +114,11 @@ func TestGCSMissingBucketIsConfiguration(t *testing.T) {
 	if res.code != exitUsage || !strings.Contains(res.stderr, "missing.txt") {
 		t.Fatalf("missing list object: exit %d, want 2 naming it; stderr:\n%s", res.code, tail(res.stderr, 2000))
 	}
+	dir := t.TempDir()
+	res = runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", dir, "--output", t.TempDir(), "--api-url", "http://127.0.0.1:1")
+	if res.code != exitUsage || !strings.Contains(res.stderr, "directory") {
+		t.Fatalf("a directory as the list: exit %d, want 2 saying it is a directory; stderr:\n%s", res.code, tail(res.stderr, 2000))
+	}
 	res = runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "/no/such/ids.txt", "--output", t.TempDir(),
 		"--api-url", "http://127.0.0.1:1")
 	if res.code != exitUsage || !strings.Contains(res.stderr, "/no/such/ids.txt") {

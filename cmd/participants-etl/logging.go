@@ -3,7 +3,12 @@ package main
 import (
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 )
 
 func parseLevel(s string) (slog.Level, error) {
@@ -25,9 +30,35 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		}
 	}
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: readableValues}))
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: cloudLoggingKeys}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		return cloudLoggingKeys(groups, seconds(a))
+	}}))
+}
+
+// seconds writes durations as seconds, where slog would write nanoseconds.
+func seconds(a slog.Attr) slog.Attr {
+	if d, ok := a.Value.Any().(time.Duration); ok {
+		a.Value = slog.Float64Value(d.Seconds())
+	}
+	return a
+}
+
+// readableValues is seconds plus maps as sorted key=value pairs, where the
+// text format would print Go's map[...] syntax (JSON keeps objects).
+func readableValues(_ []string, a slog.Attr) slog.Attr {
+	a = seconds(a)
+	switch v := a.Value.Any().(type) {
+	case map[string]int64:
+		keys := slices.Sorted(maps.Keys(v))
+		pairs := make([]string, len(keys))
+		for i, k := range keys {
+			pairs[i] = k + "=" + strconv.FormatInt(v[k], 10)
+		}
+		a.Value = slog.StringValue(strings.Join(pairs, " "))
+	}
+	return a
 }
 
 // cloudLoggingKeys renames slog's top-level keys to the ones Cloud Logging

@@ -6,6 +6,7 @@
 //	participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|- [flags]
 //	participants-etl schedule --schedule SPEC --sessions ... [flags]
 //	participants-etl demo     [--output DIR] [--chaos]
+//	participants-etl serve    [--list FILE]
 //	participants-etl version
 //
 // Each run reads a list of session IDs (one per line; blank lines and #
@@ -87,6 +88,7 @@ Usage:
   participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|- [flags]   one export
   participants-etl schedule --schedule SPEC --sessions ... [flags]        an export on every tick
   participants-etl demo     [--output DIR] [--chaos]                      try it against a local simulator
+  participants-etl serve    [--list FILE]                                 serve the simulator for run and schedule
   participants-etl version
 
 Run 'participants-etl COMMAND --help' for a command's flags.
@@ -108,6 +110,8 @@ func (p *process) main(ctx context.Context, args []string) int {
 		err = p.schedule(ctx, args)
 	case "demo":
 		err = p.demo(ctx, args)
+	case "serve":
+		err = p.serve(ctx, args)
 	case "version", "--version", "-version":
 		fmt.Fprintf(p.stdout, "participants-etl %s\n", version)
 		return exitOK
@@ -115,7 +119,7 @@ func (p *process) main(ctx context.Context, args []string) int {
 		fmt.Fprint(p.stdout, usageText)
 		return exitOK
 	default:
-		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo or version\n", cmd)
+		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo, serve or version\n", cmd)
 		return exitUsage
 	}
 	var ec exitError
@@ -151,7 +155,7 @@ func codeErr(code int) error {
 // parseRun parses the flags of run and schedule into a Config.
 func (p *process) parseRun(name string, args []string, needSchedule bool) (Config, *slog.Logger, error) {
 	var c Config
-	fs := newFlagSet(name, p.getenv, p.stderr)
+	fs := newFlagSet(name, p.getenv, p.stdout)
 	fs.str(&c.Sessions, "sessions", "ETL_SESSIONS", "", "session IDs, one per line: a file, gs://bucket/object, or - for standard input (required)")
 	fs.str(&c.APIURL, "api-url", "VIDEOSDK_API_URL", "https://api.videosdk.live", "VideoSDK API base URL")
 	var logical string
@@ -182,9 +186,9 @@ func (p *process) parseRun(name string, args []string, needSchedule bool) (Confi
 		return c, nil, usagef("--schedule is required: a cron expression such as \"0 * * * *\", @hourly or @every 15m")
 	}
 	if logical != "" {
-		t, err := time.Parse(time.RFC3339Nano, logical)
+		t, err := parseLogicalTime(logical, p.now())
 		if err != nil {
-			return c, nil, usagef("--logical-time %q is not an RFC 3339 time such as 2026-11-26T14:00:00Z", logical)
+			return c, nil, err
 		}
 		c.LogicalTime = t
 	}

@@ -53,6 +53,6 @@ func (p *process) push(ctx context.Context, cfg Config, log *slog.Logger, rep *R
 		Grouping("shard", strconv.Itoa(cfg.ShardIndex)).
 		AddContext(pctx)
 	if err != nil {
-		log.Warn("could not push metrics", "pushgateway", cfg.Pushgateway, "error", err)
+		log.Warn("could not push metrics", "pushgateway", redactURL(cfg.Pushgateway), "error", redactIn(err.Error(), cfg.Pushgateway))
 	}
 }

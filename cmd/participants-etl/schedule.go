@@ -50,6 +50,11 @@ func parseSchedule(spec, timezone string) (*schedule, error) {
 	if err != nil {
 		return nil, usagef("--schedule %q: %v (five fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @every 15m)", spec, err)
 	}
+	// cron looks five years ahead: a spec with no tick in them (0 0 30 2 *)
+	// never fires, and a scheduler would spin on it.
+	if s.Next(time.Now()).IsZero() {
+		return nil, usagef("--schedule %q never fires (no tick in the next five years): check the day and month fields", spec)
+	}
 	return &schedule{spec: spec, sched: s}, nil
 }
 

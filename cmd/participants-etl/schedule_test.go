@@ -65,6 +65,8 @@ func TestParseScheduleErrors(t *testing.T) {
 		{"@sometimes", ""},
 		{"0 * * * *", "Mars/Olympus"},
 		{"CRON_TZ=UTC 0 * * * *", "Europe/Berlin"},
+		{"0 0 30 2 *", ""}, // never fires
+		{"0 0 31 4 *", ""},
 	} {
 		if _, err := parseSchedule(tt.spec, tt.tz); err == nil {
 			t.Errorf("parseSchedule(%q, %q) accepted it", tt.spec, tt.tz)

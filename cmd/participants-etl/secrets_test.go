@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,4 +98,49 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	if files < 4 {
 		t.Errorf("only %d files written: expected Parquet, reports and manifests to grep", files)
 	}
+}
+
+// TestNoSecretInURLsOrFileVariables covers the other routes a credential
+// takes into output: a password in the Pushgateway URL (logged when a push
+// fails), a key in the query of --api-url (refused), and a secret pasted
+// where VIDEOSDK_SECRET_KEY_FILE wants a path.
+func TestNoSecretInURLsOrFileVariables(t *testing.T) {
+	const leak = "LEAK-4c1d-secret"
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "pushgateway is unhappy", http.StatusInternalServerError)
+	}))
+	defer gw.Close()
+	out := t.TempDir()
+	var printed bytes.Buffer
+	for _, tc := range []struct {
+		name string
+		env  env
+		args []string
+		want int
+	}{
+		{"password in --pushgateway", credsEnv(nil), []string{"--pushgateway", strings.Replace(gw.URL, "http://", "http://user:"+leak+"@", 1)}, exitOK},
+		{"key in the --api-url query", credsEnv(nil), []string{"--api-url", "https://api.videosdk.live/?key=" + leak}, exitUsage},
+		{"key in --api-url userinfo", credsEnv(nil), []string{"--api-url", "https://k:" + leak + "@api.videosdk.live"}, exitUsage},
+		{"secret in place of a path", envMap(map[string]string{"VIDEOSDK_API_KEY": testAPIKey, "VIDEOSDK_SECRET_KEY_FILE": leak}), nil, exitUsage},
+	} {
+		res := runCLI(t, t.Context(), tc.env, "", append([]string{"run", "--sessions", "-", "--output", out}, tc.args...)...)
+		if res.code != tc.want {
+			t.Errorf("%s: exit %d, want %d; stderr:\n%s", tc.name, res.code, tc.want, tail(res.stderr, 1500))
+		}
+		if bytes.Contains([]byte(res.stdout+res.stderr), []byte(leak)) {
+			t.Errorf("%s: the secret is in the output:\n%s", tc.name, res.stdout+res.stderr)
+		}
+		printed.WriteString(res.stdout + res.stderr)
+	}
+	if !strings.Contains(printed.String(), "could not push metrics") {
+		t.Errorf("the failed push was not logged, so its URL was not checked:\n%s", tail(printed.String(), 2000))
+	}
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(leak)) {
+				t.Errorf("%s contains the secret", p)
+			}
+		}
+		return nil
+	})
 }

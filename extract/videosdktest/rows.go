@@ -51,8 +51,11 @@ func WantRows(sessions []Session) (map[RowKey]transform.Row, error) {
 				}
 				if e.EndIs == Present {
 					end := parse(e.End)
-					d := (end - r.StartTime) / 1000
-					r.EndTime, r.DurationMS = &end, &d
+					r.EndTime = &end
+					if end >= r.StartTime { // an end before the start has no duration
+						d := (end - r.StartTime) / 1000
+						r.DurationMS = &d
+					}
 				}
 				k := RowKey{SessionID: s.ID, ParticipantID: p.ID, TimelogIndex: int32(i)}
 				if _, dup := want[k]; dup {

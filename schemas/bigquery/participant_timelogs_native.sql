@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS `${PROJECT}.${DATASET}.participant_timelogs_native`
   timelog_index INT64 NOT NULL OPTIONS (description = "0-based position of this interval in the participant's timelog."),
   start_time TIMESTAMP NOT NULL OPTIONS (description = "When the participant joined (UTC, microseconds)."),
   end_time TIMESTAMP OPTIONS (description = "When the participant left (UTC, microseconds); NULL while still in the session."),
-  duration_ms INT64 OPTIONS (description = "end_time - start_time in whole milliseconds; NULL while end_time is NULL."),
+  duration_ms INT64 OPTIONS (description = "end_time - start_time in whole milliseconds; NULL while end_time is NULL, and NULL when the API sent an end before the start."),
   extracted_at TIMESTAMP NOT NULL OPTIONS (description = "When the run read this session from the VideoSDK API; the latest per key is the current state."),
   run_id STRING NOT NULL OPTIONS (description = "ID of the run that wrote the row; its report is under _runs/."),
   dt DATE NOT NULL OPTIONS (description = "UTC date of the run's logical time (the dt= folder).")

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServeThenRun follows the README: serve prints the environment and a
+// session list; run, given exactly that, exports every listed session.
+func TestServeThenRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	list := filepath.Join(t.TempDir(), "ids.txt")
+	served := make(chan int, 1)
+	go func() {
+		served <- runMain(ctx, []string{"serve", "--session-count", "12", "--list", list}, envMap(nil), strings.NewReader(""), pw, io.Discard)
+		pw.Close()
+	}()
+
+	vars := map[string]string{}
+	var runLine string
+	sc := bufio.NewScanner(pr)
+	for runLine == "" && sc.Scan() {
+		line := sc.Text()
+		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok && strings.HasPrefix(line, "export ") {
+			vars[k] = v
+		}
+		if strings.HasPrefix(line, "participants-etl run ") {
+			runLine = line
+		}
+	}
+	go io.Copy(io.Discard, pr) // serve prints nothing more, but never block it
+	for _, k := range []string{"VIDEOSDK_API_URL", "VIDEOSDK_API_KEY", "VIDEOSDK_SECRET_KEY"} {
+		if vars[k] == "" {
+			t.Fatalf("serve did not print %s; got %v", k, vars)
+		}
+	}
+	if !strings.Contains(runLine, "--sessions "+list) {
+		t.Fatalf("serve's run line %q does not name the list %s", runLine, list)
+	}
+
+	out := t.TempDir()
+	res := runCLI(t, t.Context(), envMap(vars), "", "run", "--sessions", list, "--output", out)
+	if res.code != exitOK {
+		t.Fatalf("run against serve: exit %d; stderr:\n%s", res.code, tail(res.stderr, 2000))
+	}
+	if rep := onlyReport(t, out); rep.Counts.SessionsExported != 12 || rep.Counts.Rows == 0 {
+		t.Errorf("run against serve exported %d sessions, %d rows; want all 12", rep.Counts.SessionsExported, rep.Counts.Rows)
+	}
+	cancel()
+	if code := <-served; code != exitOK {
+		t.Errorf("serve exited %d on stop, want 0", code)
+	}
+}

@@ -1,0 +1,151 @@
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// ErrSlotTaken is wrapped by the error of a run whose slot another run of
+// the same slot took over after it began: this run publishes nothing. The
+// message names the other run.
+var ErrSlotTaken = errors.New("another run took over the slot")
+
+// ErrShardCountChanged is wrapped by Begin's error when the logical time
+// already has output (table files or a manifest) written with
+// another shard count: the two would double every row. It is a
+// configuration error; the message says how to retire the old output.
+var ErrShardCountChanged = errors.New("shard count differs from the output already written for this logical time")
+
+// owner is the marker that says which run writes a slot:
+// _staging/<slot>.owner. Begin writes it (replacing any earlier run's, with
+// a precondition on the generation it read), so the latest run to begin
+// owns the slot; an earlier run that is still alive finds the marker
+// changed before it touches the table, and stops naming the new owner.
+type owner struct {
+	RunID   string    `json:"run_id"`
+	BeganAt time.Time `json:"began_at"`
+}
+
+func ownerKey(slotName string) string { return stagingFolder + slotName + ".owner" }
+
+// takeSlot makes runID the slot's owner and returns the marker's generation
+// and the previous owner's run id ("" if there was none).
+func (t *Table) takeSlot(ctx context.Context, slotName, runID string) (int64, string, error) {
+	key := ownerKey(slotName)
+	prev, gen, err := t.readOwner(ctx, key)
+	if err != nil && !errors.Is(err, errNotExist) {
+		return 0, "", fmt.Errorf("read the slot's owner: %w", err)
+	}
+	cond := precondition{DoesNotExist: true}
+	if err == nil {
+		cond = precondition{GenerationMatch: gen}
+	}
+	body, _ := json.Marshal(owner{RunID: runID, BeganAt: t.now().UTC()})
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := t.drv.NewWriter(wctx, key, writerOptions{Cond: cond, ContentType: "application/json"})
+	if err != nil {
+		return 0, "", fmt.Errorf("claim the slot: %w", err)
+	}
+	if _, err := w.Write(body); err != nil {
+		cancel()
+		w.Close() //nolint:errcheck // cancelled: discards the object
+		return 0, "", fmt.Errorf("claim the slot: %w", err)
+	}
+	a, err := w.Close()
+	if errors.Is(err, errPrecondition) {
+		other, _, _ := t.readOwner(ctx, key)
+		return 0, "", fmt.Errorf("%w: run %s began %s at the same moment and owns it", ErrSlotTaken, other.RunID, slotName)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("claim the slot: %w", err)
+	}
+	return a.Generation, prev.RunID, nil
+}
+
+func (t *Table) readOwner(ctx context.Context, key string) (owner, int64, error) {
+	a, err := t.drv.Attrs(ctx, key)
+	if err != nil {
+		return owner{}, 0, err
+	}
+	// The marker exists from here on: a read that fails still leaves its
+	// generation, which is what a new owner replaces.
+	var b []byte
+	if r, err := t.drv.NewReader(ctx, key); err == nil {
+		b, err = io.ReadAll(io.LimitReader(r, 4<<10))
+		r.Close()
+		if err != nil {
+			b = nil
+		}
+	}
+	var o owner
+	if err := json.Unmarshal(b, &o); err != nil || o.RunID == "" {
+		// A marker we cannot read still belongs to someone; its generation
+		// is what a new owner replaces.
+		o.RunID = "(unreadable marker " + t.drv.Location(key) + ")"
+	}
+	return o, a.Generation, nil
+}
+
+// stillOwner checks that no other run has taken the slot since Begin. It
+// is called before the first change to the table.
+func (r *Run) stillOwner(ctx context.Context) error {
+	key := ownerKey(r.name)
+	a, err := r.t.drv.Attrs(ctx, key)
+	if err == nil && a.Generation == r.ownerGen {
+		return nil
+	}
+	if err != nil && !errors.Is(err, errNotExist) {
+		return fmt.Errorf("check the slot's owner: %w", err)
+	}
+	other, _, rerr := r.t.readOwner(ctx, key)
+	if rerr != nil {
+		return fmt.Errorf("%w: run %s no longer owns %s (its owner marker %s is gone); nothing of this run was published",
+			ErrSlotTaken, r.runID, r.name, r.t.drv.Location(key))
+	}
+	return fmt.Errorf("%w: run %s began %s at %s, after this run (%s); nothing of this run was published",
+		ErrSlotTaken, other.RunID, r.name, other.BeganAt.Format(time.RFC3339), r.runID)
+}
+
+// releaseSlot removes the owner marker if it is still this run's. The
+// run id is compared as well as the generation, so that a store which
+// ignores the delete precondition (fake-gcs-server does) still never
+// removes a newer owner's marker.
+func (r *Run) releaseSlot(ctx context.Context) {
+	key := ownerKey(r.name)
+	o, gen, err := r.t.readOwner(ctx, key)
+	if err != nil || o.RunID != r.runID || gen != r.ownerGen {
+		return // a newer owner's marker stays; a missing one is gone already
+	}
+	r.t.drv.Delete(ctx, key, precondition{GenerationMatch: r.ownerGen}) //nolint:errcheck // litter at worst, replaced by the next Begin
+}
+
+// checkShardCount refuses a run whose shard count differs from output
+// already published for its logical time (table files or manifests).
+func (t *Table) checkShardCount(ctx context.Context, slot Slot) error {
+	lt := slot.LogicalTime.UTC().Format(LogicalTimeLayout) + "-shard-"
+	ours := fmt.Sprintf("-of-%03d", slot.ShardCount)
+	for _, prefix := range []string{tableDir(slot) + lt, manifestsFolder + slot.dt() + "/" + lt} {
+		objs, err := t.drv.List(ctx, prefix)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", t.drv.Location(prefix), err)
+		}
+		for _, o := range objs {
+			rest := strings.TrimPrefix(o.Key, prefix) // iii-of-nnn...
+			if len(rest) < 10 || rest[3:7] != "-of-" || rest[3:10] == ours {
+				continue
+			}
+			count := strings.TrimLeft(rest[7:10], "0")
+			return fmt.Errorf("%w: logical time %s already has output of --shard-count %s (%s), this run has --shard-count %d; "+
+				"run it with --shard-count %s, or retire the old output first by deleting %s*-of-%s-* and %s*-of-%s.txt",
+				ErrShardCountChanged, slot.LogicalTime.UTC().Format(time.RFC3339), count, t.drv.Location(o.Key), slot.ShardCount,
+				count, t.drv.Location(tableDir(slot)+lt), rest[7:10], t.drv.Location(manifestsFolder+slot.dt()+"/"+lt), rest[7:10])
+		}
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"slices"
@@ -89,8 +90,11 @@ func (l *Ledger) id(i int) string {
 // are). Only such a session may be skipped by a run at logical: its
 // complete rows are in an earlier slot. Completions recorded at logical
 // itself or later do not count, so a rerun of a tick fetches the same
-// sessions as the first run did.
+// sessions as the first run did. A nil *Ledger holds nothing.
 func (l *Ledger) CompleteBefore(id string, logical time.Time) bool {
+	if l == nil {
+		return false // no ledger read: a full run skips nothing
+	}
 	lo, hi := 0, len(l.ends)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -210,15 +214,18 @@ func (t *Table) readLedgerPart(ctx context.Context, key string) (*ledgerPart, er
 		return nil, err
 	}
 	defer r.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 256<<10))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", t.drv.Location(key), ErrCorruptLedger, err)
-	}
+	// Errors of the store (network, cancellation) are not corruption: tell
+	// them apart from what gzip or the decoder refuses.
+	src := &sourceReader{r: r}
 	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(zr); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("read %s: %w", t.drv.Location(key), err)
-		}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(src, 256<<10))
+	if err == nil {
+		_, err = buf.ReadFrom(zr)
+	}
+	if src.err != nil {
+		return nil, fmt.Errorf("read %s: %w", t.drv.Location(key), src.err)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", t.drv.Location(key), ErrCorruptLedger, err)
 	}
 	p, err := decodeLedgerPart(buf.String(), ledgerMonth(key))
@@ -226,6 +233,20 @@ func (t *Table) readLedgerPart(ctx context.Context, key string) (*ledgerPart, er
 		return nil, fmt.Errorf("%s: %w: %w", t.drv.Location(key), ErrCorruptLedger, err)
 	}
 	return p, nil
+}
+
+// sourceReader remembers the first error other than io.EOF of r.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }
 
 // decodeLedgerPart parses the text of a ledger object (see doc.go). The IDs
@@ -350,12 +371,13 @@ func sortedIDs(ids []string) ([]string, error) {
 // it must give the same result when applied again to its own output (a
 // retried write that did succeed is then a no-op).
 func (t *Table) updateLedger(ctx context.Context, key string, change func(p *ledgerPart) bool) error {
-	for attempt := 1; ; attempt++ {
+	var err error
+	for attempt := 1; attempt <= ledgerAttempts; attempt++ {
 		p := &ledgerPart{groups: map[int64][]string{}}
 		cond := precondition{DoesNotExist: true}
-		a, err := t.drv.Attrs(ctx, key)
+		a, aerr := t.drv.Attrs(ctx, key)
 		switch {
-		case err == nil:
+		case aerr == nil:
 			// Attributes before content: if the object changes in between,
 			// the content is newer than the generation and the write fails.
 			cond = precondition{GenerationMatch: a.Generation}
@@ -364,8 +386,8 @@ func (t *Table) updateLedger(ctx context.Context, key string, change func(p *led
 			} else if err != nil {
 				return err
 			}
-		case !errors.Is(err, errNotExist):
-			return err
+		case !errors.Is(aerr, errNotExist):
+			return aerr
 		}
 		if !change(p) {
 			return nil
@@ -374,10 +396,8 @@ func (t *Table) updateLedger(ctx context.Context, key string, change func(p *led
 		if err == nil || !errors.Is(err, errPrecondition) {
 			return err
 		}
-		if attempt == ledgerAttempts {
-			return fmt.Errorf("%w (%d attempts, each losing to another writer of %s)", err, attempt, t.drv.Location(key))
-		}
 	}
+	return fmt.Errorf("%w (%d attempts, each losing to another writer of %s)", err, ledgerAttempts, t.drv.Location(key))
 }
 
 // PrepareComplete is the first half of recording a run's completions: call

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -33,6 +34,7 @@ func TestLedger(t *testing.T) {
 			{"forget a day", testLedgerForgetDay},
 			{"corrupt object", testLedgerCorrupt},
 			{"invalid IDs", testLedgerInvalidIDs},
+			{"store error is not corruption", testLedgerStoreError},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -417,5 +419,30 @@ func testLedgerInvalidIDs(t *testing.T, b testBackend, tbl *Table, raw func() []
 	}
 	if got := raw(); len(got) != 0 {
 		t.Errorf("store holds %q after refused calls, want nothing", got)
+	}
+}
+
+// failingReads cuts every read of an object short with a store error.
+type failingReads struct{ driver }
+
+var errFlaky = errors.New("connection reset")
+
+func (d failingReads) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
+	r, err := d.driver.NewReader(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(io.LimitReader(r, 20), iotest.ErrReader(errFlaky)), r}, nil
+}
+
+func testLedgerStoreError(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
+	mustRecord(t, tbl, slot1(tick1), "a", "b")
+	flaky := &Table{drv: failingReads{tbl.drv}, location: tbl.location, now: time.Now}
+	_, err := flaky.ReadLedger(context.Background())
+	if !errors.Is(err, errFlaky) || errors.Is(err, ErrCorruptLedger) {
+		t.Errorf("ReadLedger with a failing store: %v; want the store's error, not ErrCorruptLedger", err)
 	}
 }

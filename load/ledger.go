@@ -75,7 +75,12 @@ type Ledger struct {
 }
 
 // Len is the number of sessions the ledger holds complete.
-func (l *Ledger) Len() int { return len(l.ends) }
+func (l *Ledger) Len() int {
+	if l == nil {
+		return 0
+	}
+	return len(l.ends)
+}
 
 func (l *Ledger) id(i int) string {
 	start := uint32(0)
@@ -125,7 +130,7 @@ func (t *Table) ReadLedger(ctx context.Context) (*Ledger, error) {
 	g.SetLimit(ledgerReaders)
 	for i, o := range objs {
 		g.Go(func() error {
-			p, err := t.readLedgerPart(gctx, o.Key)
+			p, err := t.readLedgerPart(gctx, o.Key, o.Size)
 			if err != nil {
 				return fmt.Errorf("read ledger: %w", err)
 			}
@@ -208,7 +213,9 @@ type ledgerPart struct {
 	groups map[int64][]string
 }
 
-func (t *Table) readLedgerPart(ctx context.Context, key string) (*ledgerPart, error) {
+// readLedgerPart reads and decodes the ledger object key of about size
+// bytes.
+func (t *Table) readLedgerPart(ctx context.Context, key string, size int64) (*ledgerPart, error) {
 	r, err := t.drv.NewReader(ctx, key)
 	if err != nil {
 		return nil, err
@@ -218,6 +225,7 @@ func (t *Table) readLedgerPart(ctx context.Context, key string) (*ledgerPart, er
 	// them apart from what gzip or the decoder refuses.
 	src := &sourceReader{r: r}
 	var buf bytes.Buffer
+	buf.Grow(int(min(size, 1<<30)) * 2) // IDs of hex digits inflate about 1.9 times
 	zr, err := gzip.NewReader(bufio.NewReaderSize(src, 256<<10))
 	if err == nil {
 		_, err = buf.ReadFrom(zr)
@@ -381,7 +389,7 @@ func (t *Table) updateLedger(ctx context.Context, key string, change func(p *led
 			// Attributes before content: if the object changes in between,
 			// the content is newer than the generation and the write fails.
 			cond = precondition{GenerationMatch: a.Generation}
-			if p, err = t.readLedgerPart(ctx, key); errors.Is(err, errNotExist) {
+			if p, err = t.readLedgerPart(ctx, key, a.Size); errors.Is(err, errNotExist) {
 				continue // deleted in between: start over
 			} else if err != nil {
 				return err

@@ -146,11 +146,11 @@
 //	    several logical times counts from the earliest.
 //	W   The run fetches the listed sessions of its shard that are not
 //	    CompleteBefore(id, T), and writes them (Run.Write).
-//	L1  PrepareComplete(slot, complete), just before Publish: of what an
-//	    earlier run of this slot recorded, keep only sessions in complete.
-//	    Only a rerun writes here (it may have lost a session: failed, left
-//	    the list); the first run of a slot reads one object and writes
-//	    nothing.
+//	L1  RetractComplete(slot), just before Publish: remove what an earlier
+//	    run of this slot recorded. Only a rerun writes here: its files are
+//	    about to be replaced, perhaps without a session the old run held
+//	    (it failed, or left the list), perhaps part by part (see P2). The
+//	    first run of a slot reads one object and writes nothing.
 //	P   Publish (P1-P5 above).
 //	L2  RecordComplete(slot, complete), after Publish: the slot's entries
 //	    become exactly complete (replaced, not appended: a rerun of a tick
@@ -168,17 +168,21 @@
 // entries: each replaces only its own logical time's. A write retried
 // after a lost answer meets 412, re-reads, finds its change made, and
 // stops. The limit: two runs of the same slot publishing at once (a stale
-// pod whose Publish began before the new pod listed the table) record in
-// either order, so the ledger may hold the set of the run whose files were
-// replaced; a session only that run held complete would then be skipped.
-// ForgetSessions repairs it; concurrencyPolicy: Forbid keeps it away.
+// pod whose Publish began before the new pod listed the table) may record
+// in either order, so the ledger may hold the set of the run whose files
+// were replaced; a session only that run held complete would then be
+// skipped. ForgetSessions repairs it; concurrencyPolicy: Forbid keeps it
+// away.
 //
 // What the next run sees if the process dies (SIGKILL included) between two
 // steps:
 //
-//   - before L1, or between L1 and P: the slot is unchanged and the ledger
-//     claims at most what both the old and the new run hold. A failed
-//     Publish leaves the same.
+//   - before L1: nothing changed.
+//   - between L1 and P, or anywhere in P (a mix of parts included), or after
+//     a failed Publish: the ledger claims nothing of this slot, so no
+//     session can be skipped for rows the slot may lack. A rerun's earlier
+//     completions are fetched again by the next tick; a Job retry of the
+//     slot records them again.
 //   - between P and L2: the new slot is published, its new completions are
 //     not recorded. The next tick fetches those sessions again (their rows
 //     are the same; _latest keeps one) and records them; never the reverse,
@@ -220,7 +224,7 @@
 // the default level at a third of the CPU); ReadLedger 1.3 CPU-s, 32 bytes
 // per session kept in memory (the sorted IDs in one string, an offset and a
 // time index each), peak heap about 190 MiB while decoding; CompleteBefore
-// 0.8 us; a tick's update (L1 and L2 of 500 sessions) 95 CPU-ms. The worst
+// 0.8 us; a rerun's update (L1, then L2 of 500 sessions) 95 CPU-ms. The worst
 // case, 1M sessions in one month of one shard, is one object of 12.5 MiB
 // rewritten per tick: 2.1 CPU-s per update.
 //

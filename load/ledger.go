@@ -408,47 +408,39 @@ func (t *Table) updateLedger(ctx context.Context, key string, change func(p *led
 	return fmt.Errorf("%w (%d attempts, each losing to another writer of %s)", err, ledgerAttempts, t.drv.Location(key))
 }
 
-// PrepareComplete is the first half of recording a run's completions: call
-// it after the run has written every session and before Run.Publish, with
-// the sessions whose complete rows the run holds. It drops from the ledger
-// the sessions that an earlier run of the same slot recorded complete and
-// that this run does not hold complete (they failed, left the list, or
-// reopened), so that no crash after publishing can leave the ledger
-// claiming rows the slot no longer has. On the first run of a slot it
-// writes nothing.
-func (t *Table) PrepareComplete(ctx context.Context, slot Slot, complete []string) error {
+// RetractComplete is the first half of recording a run's completions:
+// call it after the run has written every session and before Run.Publish.
+// It removes the completions an earlier run of the same slot recorded, so
+// that while the slot's files are replaced, and if the process dies before
+// RecordComplete, the ledger claims none of them: a rerun may have lost a
+// session (failed, left the list), and a crash in the middle of publishing
+// several parts may hide one. The next tick then fetches them again. On
+// the first run of a slot it reads one object and writes nothing.
+func (t *Table) RetractComplete(ctx context.Context, slot Slot) error {
 	if _, err := slot.name(); err != nil {
 		return err
 	}
-	ids, err := sortedIDs(complete)
-	if err != nil {
-		return fmt.Errorf("prepare ledger: %w", err)
-	}
 	at := slot.LogicalTime.Unix()
 	key := ledgerKey(slot)
-	err = t.updateLedger(ctx, key, func(p *ledgerPart) bool {
-		old := p.groups[at]
-		kept := slices.DeleteFunc(slices.Clone(old), func(id string) bool {
-			_, found := slices.BinarySearch(ids, id)
-			return !found
-		})
-		if len(kept) == len(old) {
+	err := t.updateLedger(ctx, key, func(p *ledgerPart) bool {
+		if len(p.groups[at]) == 0 {
 			return false
 		}
-		setGroup(p, at, kept)
+		delete(p.groups, at)
 		return true
 	})
 	if err != nil {
-		return fmt.Errorf("prepare ledger %s: %w", t.drv.Location(key), err)
+		return fmt.Errorf("retract ledger entries %s: %w", t.drv.Location(key), err)
 	}
 	return nil
 }
 
 // RecordComplete is the second half: call it after Run.Publish has
-// succeeded, with the same sessions as PrepareComplete. It makes them the
-// slot's completions, replacing whatever an earlier run of the slot
-// recorded (a rerun does not append). A run that dies before it returns
-// leaves those sessions to be fetched again by the next tick.
+// succeeded, with the sessions this run wrote whose every interval has an
+// end (never a skipped or failed one). They become the slot's completions,
+// replacing whatever an earlier run of the slot recorded (a rerun does not
+// append). A run that dies before it returns leaves those sessions to be
+// fetched again by the next tick.
 func (t *Table) RecordComplete(ctx context.Context, slot Slot, complete []string) error {
 	if _, err := slot.name(); err != nil {
 		return err

@@ -139,8 +139,8 @@ func BenchmarkLedgerLookup(b *testing.B) {
 	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N*n), "cpu-ns/lookup")
 }
 
-// BenchmarkLedgerRecord is a tick's update (PrepareComplete, then
-// RecordComplete of 500 sessions, as a rerun that replaces them) into a
+// BenchmarkLedgerRecord is a rerun's update (RetractComplete, then
+// RecordComplete of 500 sessions) into a
 // ledger of 1M sessions: spread over a year and 4 shards (one object of
 // about 21k sessions rewritten), and the worst case of everything in one
 // month and one shard (one object of 1M).
@@ -163,7 +163,7 @@ func BenchmarkLedgerRecord(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				// Alternate, so that every iteration really rewrites the object.
-				if err := tbl.PrepareComplete(ctx, s, ids[i%2]); err != nil {
+				if err := tbl.RetractComplete(ctx, s); err != nil {
 					b.Fatal(err)
 				}
 				if err := tbl.RecordComplete(ctx, s, ids[i%2]); err != nil {

@@ -25,7 +25,7 @@ func TestLedger(t *testing.T) {
 			{"record and read back", testLedgerRecordRead},
 			{"complete before", testLedgerCompleteBefore},
 			{"rerun replaces", testLedgerRerunReplaces},
-			{"prepare drops what a rerun no longer holds", testLedgerPrepare},
+			{"retract before a rerun publishes", testLedgerRetract},
 			{"shards", testLedgerShards},
 			{"concurrent writer", testLedgerConcurrentWriter},
 			{"concurrent creator", testLedgerConcurrentCreator},
@@ -90,8 +90,8 @@ func testLedgerEmpty(t *testing.T, b testBackend, tbl *Table, raw func() []strin
 	if l.Len() != 0 || l.CompleteBefore("s1", tick3) || l.CompleteBefore("", tick3) {
 		t.Errorf("empty store: ledger of %d sessions, CompleteBefore true", l.Len())
 	}
-	// Preparing or recording nothing on a fresh slot writes nothing.
-	if err := tbl.PrepareComplete(context.Background(), slot1(tick1), []string{"s1"}); err != nil {
+	// Retracting or recording nothing on a fresh slot writes nothing.
+	if err := tbl.RetractComplete(context.Background(), slot1(tick1)); err != nil {
 		t.Fatal(err)
 	}
 	mustRecord(t, tbl, slot1(tick1))
@@ -176,24 +176,24 @@ func testLedgerRerunReplaces(t *testing.T, b testBackend, tbl *Table, raw func()
 	}
 }
 
-func testLedgerPrepare(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
+func testLedgerRetract(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
 	ctx := context.Background()
 	mustRecord(t, tbl, slot1(tick1), "x")
 	mustRecord(t, tbl, slot1(tick2), "a", "b")
-	// The rerun of tick2 holds b and c complete; a failed this time. Before
-	// it publishes, the ledger must stop claiming a for tick2, and must not
-	// yet claim c (the slot does not hold it until Publish).
-	if err := tbl.PrepareComplete(ctx, slot1(tick2), []string{"c", "b"}); err != nil {
+	mustRecord(t, tbl, Slot{LogicalTime: tick2, ShardIndex: 1, ShardCount: 2}, "y")
+	// A rerun of tick2 (shard 0 of 1) is about to publish: until it records,
+	// the ledger claims nothing of that slot, and only of that slot.
+	if err := tbl.RetractComplete(ctx, slot1(tick2)); err != nil {
 		t.Fatal(err)
 	}
-	ids := []string{"a", "b", "c", "x"}
+	ids := []string{"a", "b", "c", "x", "y"}
 	got := ledgerContents(mustReadLedger(t, tbl), ids, tick1, tick3)
-	if want := []string{"b@14:00:00", "x@13:00:00"}; !slices.Equal(got, want) {
-		t.Errorf("after PrepareComplete: ledger = %q, want %q", got, want)
+	if want := []string{"x@13:00:00", "y@14:00:00"}; !slices.Equal(got, want) {
+		t.Errorf("after RetractComplete: ledger = %q, want %q", got, want)
 	}
 	mustRecord(t, tbl, slot1(tick2), "c", "b")
 	got = ledgerContents(mustReadLedger(t, tbl), ids, tick1, tick3)
-	if want := []string{"b@14:00:00", "c@14:00:00", "x@13:00:00"}; !slices.Equal(got, want) {
+	if want := []string{"b@14:00:00", "c@14:00:00", "x@13:00:00", "y@14:00:00"}; !slices.Equal(got, want) {
 		t.Errorf("after RecordComplete: ledger = %q, want %q", got, want)
 	}
 }
@@ -407,15 +407,16 @@ func testLedgerInvalidIDs(t *testing.T, b testBackend, tbl *Table, raw func() []
 		if err := tbl.RecordComplete(context.Background(), slot1(tick1), ids); err == nil {
 			t.Errorf("RecordComplete(%q): no error", ids)
 		}
-		if err := tbl.PrepareComplete(context.Background(), slot1(tick1), ids); err == nil {
-			t.Errorf("PrepareComplete(%q): no error", ids)
-		}
 		if _, err := tbl.ForgetSessions(context.Background(), ids); err == nil {
 			t.Errorf("ForgetSessions(%q): no error", ids)
 		}
 	}
-	if err := tbl.RecordComplete(context.Background(), Slot{LogicalTime: tick1, ShardIndex: 2, ShardCount: 2}, []string{"a"}); err == nil {
+	bad := Slot{LogicalTime: tick1, ShardIndex: 2, ShardCount: 2}
+	if err := tbl.RecordComplete(context.Background(), bad, []string{"a"}); err == nil {
 		t.Error("RecordComplete of shard 2 of 2: no error")
+	}
+	if err := tbl.RetractComplete(context.Background(), bad); err == nil {
+		t.Error("RetractComplete of shard 2 of 2: no error")
 	}
 	if got := raw(); len(got) != 0 {
 		t.Errorf("store holds %q after refused calls, want nothing", got)
@@ -445,4 +446,79 @@ func testLedgerStoreError(t *testing.T, b testBackend, tbl *Table, raw func() []
 	if !errors.Is(err, errFlaky) || errors.Is(err, ErrCorruptLedger) {
 		t.Errorf("ReadLedger with a failing store: %v; want the store's error, not ErrCorruptLedger", err)
 	}
+}
+
+// TestLedgerAroundPublish kills a rerun at every step of the ledger's
+// protocol around Publish (L1, P's steps, L2) and checks the invariant
+// that makes skipping safe: every session the ledger holds complete at the
+// slot's time has rows in the slot's files, as a reader lists them.
+func TestLedgerAroundPublish(t *testing.T) {
+	scenarios := []struct {
+		name string
+		opts WriteOptions
+	}{
+		{"one part", WriteOptions{}},
+		{"a part per session", onePartPerSession},
+	}
+	steps := []string{"retracted", "staged", "listed", "published part 0", "published part 1", "extras deleted", "manifest written", "published", ""}
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		for _, sc := range scenarios {
+			for _, step := range steps {
+				if sc.name == "one part" && step == "published part 1" {
+					continue
+				}
+				t.Run(sc.name+"/"+step, func(t *testing.T) {
+					ctx := context.Background()
+					tbl, _ := b.open(t)
+					slot := Slot{LogicalTime: tick2, ShardIndex: 1, ShardCount: 3}
+					// The first run: s0, s1, s2 complete.
+					publishRun(t, tbl, slot, "first", []int{5, 6, 7}, sc.opts)
+					mustRecord(t, tbl, slot, "s0", "s1", "s2")
+
+					// The rerun holds s0 and s1 (s2 failed this time) and dies at step.
+					crashed := func() bool {
+						r := writeRun(t, tbl, slot, "rerun", []int{5, 6}, sc.opts)
+						defer r.cancel() // the process is gone: its context with it
+						if err := tbl.RetractComplete(ctx, slot); err != nil {
+							t.Fatal(err)
+						}
+						if step == "retracted" {
+							return true
+						}
+						tbl.publishHook = func(s string) error {
+							if s == step {
+								return errCrash
+							}
+							return nil
+						}
+						defer func() { tbl.publishHook = nil }()
+						if _, err := r.Publish(ctx); err != nil {
+							if !errors.Is(err, errCrash) {
+								t.Fatalf("Publish: %v", err)
+							}
+							return true
+						}
+						if step == "published" {
+							return true
+						}
+						mustRecord(t, tbl, slot, "s0", "s1")
+						return false
+					}()
+					if crashed == (step == "") {
+						t.Fatalf("crashed = %v at step %q", crashed, step)
+					}
+					rows := rowsPerSession(readTable(t, tbl, slot))
+					l := mustReadLedger(t, tbl)
+					for _, id := range []string{"s0", "s1", "s2"} {
+						if l.CompleteBefore(id, tick3) && rows[id] == 0 {
+							t.Errorf("the ledger holds %s complete at %s, the slot's files have no row of it", id, tick2.Format(time.RFC3339))
+						}
+					}
+					if !crashed && l.Len() != 2 {
+						t.Errorf("after the rerun the ledger holds %d sessions, want s0 and s1", l.Len())
+					}
+				})
+			}
+		}
+	})
 }

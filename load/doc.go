@@ -157,6 +157,12 @@
 //	    records what it holds, no duplicates).
 //	R   The run report.
 //
+// Every run that publishes a slot takes L1 and L2, full (non-incremental)
+// runs included, which merely read no ledger at L0 (a nil *Ledger skips
+// nothing): a run that replaced a slot's files without L1 could leave the
+// ledger claiming rows the new files lack, and recording at L2 keeps the
+// ledger warm for when incremental runs start.
+//
 // complete is the sessions this run wrote whose every interval has an end
 // (a session with no participants or no intervals included): never a
 // skipped or failed one. Each of L1 and L2 is a read-modify-write of one
@@ -195,9 +201,10 @@
 // own or later ones, so rerunning tick 2 after ticks 3 and 4 fetches the
 // same sessions as tick 2 did, records tick 2's completions again in place
 // of the old ones, and leaves ticks 3 and 4 alone. The set is the same as
-// long as the entries before T are: a backfill of an earlier tick, or a
-// Forget, changes what a later rerun skips (more or less), never what the
-// table holds for _latest.
+// long as the entries before T are: a rerun or backfill of an earlier
+// tick (which records what it finds complete now), or a Forget, changes
+// what a later rerun skips (more or less), never what the table holds for
+// _latest.
 //
 // Shards. A shard writes only its own objects; a reader lists and unions
 // them all, so it needs no shard count, and the objects of an older shard
@@ -219,21 +226,23 @@
 //
 // Measured (go test -run '^$' -bench Ledger -benchtime 3x ./load; 1M
 // sessions with 24-hex IDs, a year of hourly ticks over 4 shards, local
-// store, 2 shared cores, CPU time since the wall clock was 4x contended):
-// 48 objects of 13.1 bytes per session (gzip BestSpeed: 4% larger than
-// the default level at a third of the CPU); ReadLedger 1.3 CPU-s, 32 bytes
-// per session kept in memory (the sorted IDs in one string, an offset and a
-// time index each), peak heap about 190 MiB while decoding; CompleteBefore
-// 0.8 us; a rerun's update (L1, then L2 of 500 sessions) 95 CPU-ms. The worst
-// case, 1M sessions in one month of one shard, is one object of 12.5 MiB
-// rewritten per tick: 2.1 CPU-s per update.
+// store, 2 cores shared under a load of about 15, so CPU time is given; the
+// wall clock was 3-4 times longer): 48 objects, 13.1 bytes per session
+// stored (gzip BestSpeed: 4% larger than the default level at a third of
+// the CPU). ReadLedger: 1.2 CPU-s, 171 MB allocated, a peak heap of about
+// 200 MiB while decoding (garbage included), then 32 bytes per session
+// kept (the sorted IDs in one string, an offset and a time index each;
+// about 100 MB for 3M sessions). CompleteBefore: 0.65 us. A rerun's update
+// of one shard's month (L1, then L2 of 500 sessions; about 21k entries):
+// 75 CPU-ms. The worst case, 1M sessions in one month of one shard, is one
+// object of 12.5 MiB rewritten twice by a rerun: 2.2 CPU-s.
 //
 // Forgetting (after a correction on the API side): Table.ForgetSessions
 // removes sessions from every object; Table.ForgetCompleted removes the
 // completions recorded at logical times in [from, to), e.g. one UTC day.
 // Both are read-modify-writes under preconditions, safe beside running
-// ticks; the next tick fetches the sessions again and appends their rows,
-// which _latest prefers. Deleting ledger objects by hand is equivalent and
+// ticks; the next tick that reads the ledger after them fetches the
+// sessions again and appends their rows, which _latest prefers. Deleting ledger objects by hand is equivalent and
 // always safe (it only makes sessions be fetched again): delete
 // _ledger/month=YYYY-MM/ to forget a month, or one object to forget a
 // shard's month, e.g. one that ReadLedger reports as corrupt. Never edit

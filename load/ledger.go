@@ -1,0 +1,540 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// The ledger of complete sessions: see "Ledger" in doc.go for the layout,
+// the protocol and what a crash between any two steps leaves.
+
+const (
+	ledgerFolder = "_ledger/"
+	// ledgerHeader is the first line of every ledger object; a new format
+	// gets a new version and a reader that refuses what it does not know.
+	ledgerHeader      = "participants_etl ledger v1"
+	ledgerContentType = "application/gzip"
+	// ledgerAttempts bounds the read-modify-write loop of one ledger object.
+	// A conflict means another writer of the same shard and month got in
+	// between; each attempt re-reads, so a few are plenty.
+	ledgerAttempts = 10
+	// ledgerReaders is how many ledger objects are read at once.
+	ledgerReaders = 8
+)
+
+// ledgerKey is the object holding the completions a shard recorded at
+// logical times in month: _ledger/month=YYYY-MM/shard-<iii>-of-<nnn>.txt.gz.
+func ledgerKey(s Slot) string {
+	return fmt.Sprintf("%smonth=%s/shard-%03d-of-%03d.txt.gz", ledgerFolder, s.LogicalTime.UTC().Format("2006-01"), s.ShardIndex, s.ShardCount)
+}
+
+// ledgerMonth is the month a ledger key names ("2026-11"), or "" if the key
+// is not a ledger object's.
+func ledgerMonth(key string) string {
+	rest, ok := strings.CutPrefix(key, ledgerFolder+"month=")
+	if !ok {
+		return ""
+	}
+	month, name, ok := strings.Cut(rest, "/")
+	if !ok || !strings.HasPrefix(name, "shard-") || !strings.HasSuffix(name, ".txt.gz") {
+		return ""
+	}
+	if _, err := time.Parse("2006-01", month); err != nil {
+		return ""
+	}
+	return month
+}
+
+// Ledger is the set of complete sessions as read at one moment: for each
+// session, the earliest logical time at which a run recorded it complete.
+// It is read-only and safe for concurrent use.
+//
+// IDs are held sorted in one string (no per-ID allocation), with their end
+// offsets and an index into the distinct logical times: about len(id)+8
+// bytes per session.
+type Ledger struct {
+	ids   string   // the session IDs, sorted and concatenated
+	ends  []uint32 // ids[ends[i-1]:ends[i]] is the i-th ID
+	at    []uint32 // index into times of the i-th ID's completion
+	times []int64  // distinct logical times, unix seconds
+}
+
+// Len is the number of sessions the ledger holds complete.
+func (l *Ledger) Len() int {
+	if l == nil {
+		return 0
+	}
+	return len(l.ends)
+}
+
+func (l *Ledger) id(i int) string {
+	start := uint32(0)
+	if i > 0 {
+		start = l.ends[i-1]
+	}
+	return l.ids[start:l.ends[i]]
+}
+
+// CompleteBefore reports whether a run recorded id complete at a logical
+// time strictly earlier than logical (compared to the second, as slots
+// are). Only such a session may be skipped by a run at logical: its
+// complete rows are in an earlier slot. Completions recorded at logical
+// itself or later do not count, so a rerun of a tick fetches the same
+// sessions as the first run did. A nil *Ledger holds nothing.
+func (l *Ledger) CompleteBefore(id string, logical time.Time) bool {
+	if l == nil {
+		return false // no ledger read: a full run skips nothing
+	}
+	lo, hi := 0, len(l.ends)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if l.id(m) < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == len(l.ends) || l.id(lo) != id {
+		return false
+	}
+	return l.times[l.at[lo]] < logical.Unix()
+}
+
+// ReadLedger reads the whole ledger: every object under _ledger/, whatever
+// shard count wrote it. Call it at the start of a run, before extracting.
+// An unreadable or malformed ledger object is an error that names it (see
+// doc.go for what to do about one).
+func (t *Table) ReadLedger(ctx context.Context) (*Ledger, error) {
+	objs, err := t.drv.List(ctx, ledgerFolder)
+	if err != nil {
+		return nil, fmt.Errorf("read ledger: list: %w", err)
+	}
+	objs = slices.DeleteFunc(objs, func(o objectAttrs) bool { return ledgerMonth(o.Key) == "" })
+	parts := make([]*ledgerPart, len(objs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(ledgerReaders)
+	for i, o := range objs {
+		g.Go(func() error {
+			p, err := t.readLedgerPart(gctx, o.Key, o.Size)
+			if err != nil {
+				return fmt.Errorf("read ledger: %w", err)
+			}
+			parts[i] = p
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return buildLedger(parts)
+}
+
+func buildLedger(parts []*ledgerPart) (*Ledger, error) {
+	type entry struct {
+		id string
+		at int64
+	}
+	n := 0
+	for _, p := range parts {
+		for _, ids := range p.groups {
+			n += len(ids)
+		}
+	}
+	entries := make([]entry, 0, n)
+	for _, p := range parts {
+		for at, ids := range p.groups {
+			for _, id := range ids {
+				entries = append(entries, entry{id, at})
+			}
+		}
+		p.groups = nil // the entries now hold what is needed of it
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		if c := strings.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.at, b.at) // the earliest completion first
+	})
+	size, unique := 0, 0
+	for i, e := range entries {
+		if i == 0 || e.id != entries[i-1].id {
+			size += len(e.id)
+			unique++
+		}
+	}
+	if size > math.MaxUint32 {
+		return nil, fmt.Errorf("read ledger: %d bytes of session IDs: more than this reader holds (4 GiB)", size)
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	l := &Ledger{ends: make([]uint32, 0, unique), at: make([]uint32, 0, unique)}
+	timeIndex := map[int64]uint32{}
+	for i, e := range entries {
+		if i > 0 && e.id == entries[i-1].id {
+			continue // a later completion of the same session
+		}
+		sb.WriteString(e.id)
+		ti, ok := timeIndex[e.at]
+		if !ok {
+			ti = uint32(len(l.times))
+			timeIndex[e.at] = ti
+			l.times = append(l.times, e.at)
+		}
+		l.ends = append(l.ends, uint32(sb.Len()))
+		l.at = append(l.at, ti)
+	}
+	l.ids = sb.String()
+	return l, nil
+}
+
+// ErrCorruptLedger is wrapped by errors about a ledger object that cannot
+// be decoded. Deleting the object named in the message is safe: it only
+// forgets the completions it recorded, so those sessions are fetched again.
+var ErrCorruptLedger = errors.New("corrupt ledger object")
+
+// ledgerPart is one ledger object decoded: the sessions completed at each
+// logical time (unix seconds), each list sorted, without duplicates.
+type ledgerPart struct {
+	groups map[int64][]string
+}
+
+// readLedgerPart reads and decodes the ledger object key of about size
+// bytes.
+func (t *Table) readLedgerPart(ctx context.Context, key string, size int64) (*ledgerPart, error) {
+	r, err := t.drv.NewReader(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// Errors of the store (network, cancellation) are not corruption: tell
+	// them apart from what gzip or the decoder refuses.
+	src := &sourceReader{r: r}
+	var buf bytes.Buffer
+	buf.Grow(int(min(size, 1<<30)) * 2) // IDs of hex digits inflate about 1.9 times
+	zr, err := gzip.NewReader(bufio.NewReaderSize(src, 256<<10))
+	if err == nil {
+		_, err = buf.ReadFrom(zr)
+	}
+	if src.err != nil {
+		return nil, fmt.Errorf("read %s: %w", t.drv.Location(key), src.err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", t.drv.Location(key), ErrCorruptLedger, err)
+	}
+	p, err := decodeLedgerPart(buf.String(), ledgerMonth(key))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", t.drv.Location(key), ErrCorruptLedger, err)
+	}
+	return p, nil
+}
+
+// sourceReader remembers the first error other than io.EOF of r.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// decodeLedgerPart parses the text of a ledger object (see doc.go). The IDs
+// it returns are substrings of text. Every rule encode keeps is checked, so
+// a damaged or foreign object is refused rather than half believed.
+func decodeLedgerPart(text, month string) (*ledgerPart, error) {
+	p := &ledgerPart{groups: map[int64][]string{}}
+	header, rest, ok := strings.Cut(text, "\n")
+	if !ok || header != ledgerHeader {
+		return nil, fmt.Errorf("line 1: want %q", ledgerHeader)
+	}
+	if rest != "" && !strings.HasSuffix(rest, "\n") {
+		return nil, errors.New("truncated: the last line has no newline")
+	}
+	var (
+		at   int64
+		ids  []string
+		seen bool // a group has started
+	)
+	flush := func(line int) error {
+		if seen && len(ids) == 0 {
+			return fmt.Errorf("line %d: logical time %s has no sessions", line, time.Unix(at, 0).UTC().Format(LogicalTimeLayout))
+		}
+		if seen {
+			p.groups[at] = ids
+		}
+		return nil
+	}
+	line := 1
+	for len(rest) > 0 {
+		var s string
+		s, rest, _ = strings.Cut(rest, "\n")
+		line++
+		if lt, ok := strings.CutPrefix(s, "\t"); ok {
+			if err := flush(line); err != nil {
+				return nil, err
+			}
+			tm, err := time.Parse(LogicalTimeLayout, lt)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: logical time %q: want %s", line, lt, LogicalTimeLayout)
+			}
+			if m := tm.Format("2006-01"); m != month {
+				return nil, fmt.Errorf("line %d: logical time %s is not in the object's month %s", line, lt, month)
+			}
+			if seen && tm.Unix() <= at {
+				return nil, fmt.Errorf("line %d: logical time %s not after the previous one", line, lt)
+			}
+			at, ids, seen = tm.Unix(), nil, true
+			continue
+		}
+		if !seen {
+			return nil, fmt.Errorf("line %d: session ID before any logical time", line)
+		}
+		if err := checkLedgerID(s); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if len(ids) > 0 && s <= ids[len(ids)-1] {
+			return nil, fmt.Errorf("line %d: session ID %q out of order", line, s)
+		}
+		ids = append(ids, s)
+	}
+	if err := flush(line); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// encode writes the part as gzip'd text: the header line, then for each
+// logical time in order a line of a tab and the time, then its session
+// IDs, one a line, sorted. IDs hold no control characters, so a line
+// starting with a tab can only be a logical time.
+func (p *ledgerPart) encode() []byte {
+	var buf bytes.Buffer
+	// BestSpeed: on hex IDs it stores within a few percent of the default
+	// level at a fraction of the CPU (see the benchmark in doc.go).
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	w := bufio.NewWriterSize(zw, 64<<10)
+	w.WriteString(ledgerHeader + "\n")
+	for _, at := range slices.Sorted(maps.Keys(p.groups)) {
+		w.WriteString("\t" + time.Unix(at, 0).UTC().Format(LogicalTimeLayout) + "\n")
+		for _, id := range p.groups[at] {
+			w.WriteString(id)
+			w.WriteByte('\n')
+		}
+	}
+	// Writes to a bytes.Buffer cannot fail.
+	w.Flush()
+	zw.Close()
+	return buf.Bytes()
+}
+
+// checkLedgerID refuses what the line format cannot hold. Session lists
+// (extract.ReadSessionList) never yield such an ID.
+func checkLedgerID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("empty session ID")
+	case !utf8.ValidString(id):
+		return fmt.Errorf("session ID %q: invalid UTF-8", id)
+	case strings.ContainsFunc(id, unicode.IsControl):
+		return fmt.Errorf("session ID %q: control character", id)
+	}
+	return nil
+}
+
+// sortedIDs validates ids and returns them sorted, without duplicates, in
+// a new slice.
+func sortedIDs(ids []string) ([]string, error) {
+	for _, id := range ids {
+		if err := checkLedgerID(id); err != nil {
+			return nil, err
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(ids))), nil
+}
+
+// updateLedger applies change to the ledger object key by
+// read-modify-write: the write carries DoesNotExist (no object was read) or
+// GenerationMatch (the generation read), and a conflict (another writer of
+// the same object got in between) starts over from a fresh read, so no
+// writer's entries are lost. change reports whether it changed the part;
+// it must give the same result when applied again to its own output (a
+// retried write that did succeed is then a no-op).
+func (t *Table) updateLedger(ctx context.Context, key string, change func(p *ledgerPart) bool) error {
+	var err error
+	for attempt := 1; attempt <= ledgerAttempts; attempt++ {
+		p := &ledgerPart{groups: map[int64][]string{}}
+		cond := precondition{DoesNotExist: true}
+		a, aerr := t.drv.Attrs(ctx, key)
+		switch {
+		case aerr == nil:
+			// Attributes before content: if the object changes in between,
+			// the content is newer than the generation and the write fails.
+			cond = precondition{GenerationMatch: a.Generation}
+			if p, err = t.readLedgerPart(ctx, key, a.Size); errors.Is(err, errNotExist) {
+				continue // deleted in between: start over
+			} else if err != nil {
+				return err
+			}
+		case !errors.Is(aerr, errNotExist):
+			return aerr
+		}
+		if !change(p) {
+			return nil
+		}
+		err = t.put(ctx, key, p.encode(), writerOptions{Cond: cond, ContentType: ledgerContentType})
+		if err == nil || !errors.Is(err, errPrecondition) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w (%d attempts, each losing to another writer of %s)", err, ledgerAttempts, t.drv.Location(key))
+}
+
+// RetractComplete is the first half of recording a run's completions:
+// call it after the run has written every session and before Run.Publish.
+// It removes the completions an earlier run of the same slot recorded, so
+// that while the slot's files are replaced, and if the process dies before
+// RecordComplete, the ledger claims none of them: a rerun may have lost a
+// session (failed, left the list), and a crash in the middle of publishing
+// several parts may hide one. The next tick then fetches them again. On
+// the first run of a slot it reads one object and writes nothing.
+func (t *Table) RetractComplete(ctx context.Context, slot Slot) error {
+	if _, err := slot.name(); err != nil {
+		return err
+	}
+	at := slot.LogicalTime.Unix()
+	key := ledgerKey(slot)
+	err := t.updateLedger(ctx, key, func(p *ledgerPart) bool {
+		if len(p.groups[at]) == 0 {
+			return false
+		}
+		delete(p.groups, at)
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("retract ledger entries %s: %w", t.drv.Location(key), err)
+	}
+	return nil
+}
+
+// RecordComplete is the second half: call it after Run.Publish has
+// succeeded, with the sessions this run wrote whose every interval has an
+// end (never a skipped or failed one). They become the slot's completions,
+// replacing whatever an earlier run of the slot recorded (a rerun does not
+// append). A run that dies before it returns leaves those sessions to be
+// fetched again by the next tick.
+func (t *Table) RecordComplete(ctx context.Context, slot Slot, complete []string) error {
+	if _, err := slot.name(); err != nil {
+		return err
+	}
+	ids, err := sortedIDs(complete)
+	if err != nil {
+		return fmt.Errorf("record ledger: %w", err)
+	}
+	at := slot.LogicalTime.Unix()
+	key := ledgerKey(slot)
+	err = t.updateLedger(ctx, key, func(p *ledgerPart) bool {
+		if slices.Equal(p.groups[at], ids) {
+			return false
+		}
+		setGroup(p, at, ids)
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("record ledger %s: %w", t.drv.Location(key), err)
+	}
+	if s, ok := t.drv.(sweeper); ok {
+		// Temporary files of ledger writes killed long ago (local store).
+		s.sweep(ctx, ledgerFolder, t.now().Add(-DefaultStaleStaging)) //nolint:errcheck // litter only
+	}
+	return nil
+}
+
+func setGroup(p *ledgerPart, at int64, ids []string) {
+	if len(ids) == 0 {
+		delete(p.groups, at)
+		return
+	}
+	p.groups[at] = ids
+}
+
+// ForgetSessions removes ids from the whole ledger, whatever logical time
+// and shard recorded them, so that the next tick fetches them again (after
+// a correction on the API side). It returns how many entries it removed.
+// The rows already in the table stay; the refetch appends newer ones, which
+// the _latest view prefers.
+func (t *Table) ForgetSessions(ctx context.Context, ids []string) (int, error) {
+	forget, err := sortedIDs(ids)
+	if err != nil {
+		return 0, fmt.Errorf("forget sessions: %w", err)
+	}
+	return t.forget(ctx, func(string) bool { return true }, func(_ int64, id string) bool {
+		_, found := slices.BinarySearch(forget, id)
+		return found
+	})
+}
+
+// ForgetCompleted removes from the ledger every completion recorded at a
+// logical time in [from, to), in every shard: for a day D, from = D 00:00
+// UTC and to = from + 24h. It returns how many entries it removed.
+// Deleting the objects under _ledger/month=YYYY-MM/ by hand does the same
+// for a whole month.
+func (t *Table) ForgetCompleted(ctx context.Context, from, to time.Time) (int, error) {
+	lo, hi := from.Unix(), to.Unix()
+	if to.Sub(from) <= 0 {
+		return 0, fmt.Errorf("forget completions from %s to %s: empty range", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	inRange := func(month string) bool {
+		m, _ := time.Parse("2006-01", month)
+		return m.Before(to) && m.AddDate(0, 1, 0).After(from)
+	}
+	return t.forget(ctx, inRange, func(at int64, _ string) bool { return lo <= at && at < hi })
+}
+
+// forget removes, from the ledger objects of every month that inMonth
+// accepts, the entries drop selects.
+func (t *Table) forget(ctx context.Context, inMonth func(month string) bool, drop func(at int64, id string) bool) (int, error) {
+	objs, err := t.drv.List(ctx, ledgerFolder)
+	if err != nil {
+		return 0, fmt.Errorf("forget: list the ledger: %w", err)
+	}
+	total := 0
+	for _, o := range objs {
+		if m := ledgerMonth(o.Key); m == "" || !inMonth(m) {
+			continue
+		}
+		removed := 0
+		err := t.updateLedger(ctx, o.Key, func(p *ledgerPart) bool {
+			removed = 0
+			for at, ids := range p.groups {
+				kept := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return drop(at, id) })
+				removed += len(ids) - len(kept)
+				setGroup(p, at, kept)
+			}
+			return removed > 0
+		})
+		if err != nil {
+			return total, fmt.Errorf("forget in %s: %w", t.drv.Location(o.Key), err)
+		}
+		total += removed
+	}
+	return total, nil
+}

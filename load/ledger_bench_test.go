@@ -1,0 +1,179 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is the CPU time this process has used, user and system: on a
+// shared machine a steadier measure than the wall clock.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ledgerFixture fills a local store with a ledger of n complete sessions,
+// VideoSDK-like IDs (24 hex digits, a time prefix then random), recorded by
+// hourly ticks over months months, split over shards shards by FNV-1a as
+// the run does. It returns the table, one month's (tick, shard 0) slot, and
+// a function that reports the store's object count and size per session.
+func ledgerFixture(b *testing.B, n, months, shards int) (*Table, Slot, func()) {
+	b.Helper()
+	ctx := context.Background()
+	tbl, err := Open(ctx, b.TempDir(), OpenOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	hours := int(start.AddDate(0, months, 0).Sub(start) / time.Hour)
+	parts := map[string]*ledgerPart{}
+	for i := range n {
+		h := i * hours / n
+		at := start.Add(time.Duration(h) * time.Hour)
+		id := fmt.Sprintf("%08x%016x", at.Unix()-int64(rng.IntN(86400)), rng.Uint64())
+		s := Slot{LogicalTime: at, ShardIndex: fnv64a(id) % shards, ShardCount: shards}
+		p := parts[ledgerKey(s)]
+		if p == nil {
+			p = &ledgerPart{groups: map[int64][]string{}}
+			parts[ledgerKey(s)] = p
+		}
+		p.groups[at.Unix()] = append(p.groups[at.Unix()], id)
+	}
+	var bytes int64
+	for key, p := range parts {
+		for at, ids := range p.groups {
+			p.groups[at], _ = sortedIDs(ids)
+		}
+		body := p.encode()
+		bytes += int64(len(body))
+		if err := tbl.put(ctx, key, body, writerOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report := func() {
+		b.ReportMetric(float64(len(parts)), "objects")
+		b.ReportMetric(float64(bytes)/float64(n), "stored-B/session")
+	}
+	return tbl, Slot{LogicalTime: start.Add(time.Duration(hours/months/2) * time.Hour), ShardIndex: 0, ShardCount: shards}, report
+}
+
+func fnv64a(s string) int {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return int(h % (1 << 62))
+}
+
+// BenchmarkLedgerRead reads a ledger of 1M complete sessions (a year of
+// hourly ticks, 4 shards: 48 objects) and reports the heap the Ledger
+// keeps, per session, and the peak heap while reading.
+//
+//	go test -run '^$' -bench Ledger -benchtime 3x ./load
+func BenchmarkLedgerRead(b *testing.B) {
+	const n = 1_000_000
+	tbl, _, report := ledgerFixture(b, n, 12, 4)
+	ctx := context.Background()
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	peak, stop := sampleHeap()
+	var l *Ledger
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		l = nil
+		var err error
+		if l, err = tbl.ReadLedger(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/op")
+	stop()
+	if l.Len() != n {
+		b.Fatalf("ledger holds %d sessions, want %d", l.Len(), n)
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapInuse-base.HeapInuse)/n, "kept-B/session")
+	b.ReportMetric(float64(*peak-base.HeapInuse)/(1<<20), "peak-heap-MiB")
+	report()
+	runtime.KeepAlive(l)
+}
+
+// BenchmarkLedgerLookup is 1M calls of CompleteBefore (a tick's list) on a
+// ledger of 1M sessions, half of them for sessions it does not hold.
+func BenchmarkLedgerLookup(b *testing.B) {
+	const n = 1_000_000
+	tbl, s, _ := ledgerFixture(b, n, 12, 1)
+	l, err := tbl.ReadLedger(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	probe := make([]string, 4096)
+	for i := range probe {
+		if i%2 == 0 {
+			probe[i] = l.id(i * (n / len(probe)))
+		} else {
+			probe[i] = fmt.Sprintf("%024x", i)
+		}
+	}
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		for i := range n {
+			l.CompleteBefore(probe[i%len(probe)], s.LogicalTime)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N*n), "cpu-ns/lookup")
+}
+
+// BenchmarkLedgerRecord is a rerun's update (RetractComplete, then
+// RecordComplete of 500 sessions) into a
+// ledger of 1M sessions: spread over a year and 4 shards (one object of
+// about 21k sessions rewritten), and the worst case of everything in one
+// month and one shard (one object of 1M).
+func BenchmarkLedgerRecord(b *testing.B) {
+	for _, c := range []struct {
+		name           string
+		months, shards int
+	}{{"year-4-shards", 12, 4}, {"one-object", 1, 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			tbl, s, report := ledgerFixture(b, 1_000_000, c.months, c.shards)
+			ctx := context.Background()
+			ids := [2][]string{}
+			for i := range 500 {
+				ids[0] = append(ids[0], fmt.Sprintf("new-a-%020d", i))
+				ids[1] = append(ids[1], fmt.Sprintf("new-b-%020d", i))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			i := 0
+			for b.Loop() {
+				// Alternate, so that every iteration really rewrites the object.
+				if err := tbl.RetractComplete(ctx, s); err != nil {
+					b.Fatal(err)
+				}
+				if err := tbl.RecordComplete(ctx, s, ids[i%2]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/op")
+			report()
+		})
+	}
+}

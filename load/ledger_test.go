@@ -241,7 +241,7 @@ func (d *raceDriver) NewWriter(ctx context.Context, key string, opts writerOptio
 // before first.
 func racingTable(tbl *Table, before func()) (*Table, *raceDriver) {
 	d := &raceDriver{driver: tbl.drv, before: before}
-	return &Table{drv: d, location: tbl.location, now: time.Now}, d
+	return &Table{drv: d, now: time.Now}, d
 }
 
 // ageObject sets a local object's modification time an hour back: a local
@@ -441,7 +441,7 @@ func (d failingReads) NewReader(ctx context.Context, key string) (io.ReadCloser,
 
 func testLedgerStoreError(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
 	mustRecord(t, tbl, slot1(tick1), "a", "b")
-	flaky := &Table{drv: failingReads{tbl.drv}, location: tbl.location, now: time.Now}
+	flaky := &Table{drv: failingReads{tbl.drv}, now: time.Now}
 	_, err := flaky.ReadLedger(context.Background())
 	if !errors.Is(err, errFlaky) || errors.Is(err, ErrCorruptLedger) {
 		t.Errorf("ReadLedger with a failing store: %v; want the store's error, not ErrCorruptLedger", err)
@@ -477,7 +477,14 @@ func TestLedgerAroundPublish(t *testing.T) {
 
 					// The rerun holds s0 and s1 (s2 failed this time) and dies at step.
 					crashed := func() bool {
-						r := writeRun(t, tbl, slot, "rerun", []int{5, 6}, sc.opts)
+						opts := sc.opts
+						opts.PublishHook = func(s string) error {
+							if s == step {
+								return errCrash
+							}
+							return nil
+						}
+						r := writeRun(t, tbl, slot, "rerun", []int{5, 6}, opts)
 						defer r.cancel() // the process is gone: its context with it
 						if err := tbl.RetractComplete(ctx, slot); err != nil {
 							t.Fatal(err)
@@ -485,13 +492,6 @@ func TestLedgerAroundPublish(t *testing.T) {
 						if step == "retracted" {
 							return true
 						}
-						tbl.publishHook = func(s string) error {
-							if s == step {
-								return errCrash
-							}
-							return nil
-						}
-						defer func() { tbl.publishHook = nil }()
 						if _, err := r.Publish(ctx); err != nil {
 							if !errors.Is(err, errCrash) {
 								t.Fatalf("Publish: %v", err)

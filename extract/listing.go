@@ -274,6 +274,9 @@ func listPass(ctx context.Context, q ListQuery, fetch ListPageFetcher, filter ur
 		if n > q.MaxPages {
 			return r, fmt.Errorf("the list claims %d pages, more than the limit of %d", last, q.MaxPages)
 		}
+		if err := context.Cause(ctx); err != nil {
+			return r, err
+		}
 		p, err := fetch(ctx, query, n)
 		if err != nil {
 			return r, fmt.Errorf("page %d: %w", n, err)

@@ -486,3 +486,23 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+func TestListURL(t *testing.T) {
+	for base, want := range map[string]string{
+		"https://api.videosdk.live":       "https://api.videosdk.live/v2/sessions/?endDate=2&page=3&perPage=50&roomId=a+b%26c",
+		"http://127.0.0.1:8080/proxy/":    "http://127.0.0.1:8080/proxy/v2/sessions/?endDate=2&page=3&perPage=50&roomId=a+b%26c",
+		"http://127.0.0.1:8080/a%2Fb/api": "http://127.0.0.1:8080/a%2Fb/api/v2/sessions/?endDate=2&page=3&perPage=50&roomId=a+b%26c",
+	} {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		query := url.Values{"roomId": {"a b&c"}, "endDate": {"2"}, "perPage": {"50"}}
+		if got := extract.ListURL(u, query, 3).String(); got != want {
+			t.Errorf("ListURL(%s) = %s, want %s", base, got, want)
+		}
+		if query.Has("page") {
+			t.Error("ListURL changed the query it was given")
+		}
+	}
+}

@@ -197,3 +197,24 @@ func TestListKnobs(t *testing.T) {
 		}
 	})
 }
+
+// The list goes through the same rate limit and faults as participants.
+func TestListFaultsAndLimits(t *testing.T) {
+	srv := videosdktest.NewServer(videosdktest.Options{StaticToken: "ready", Sessions: []videosdktest.Session{{ID: "s"}},
+		Faults: videosdktest.Faults{Fraction: 1, Kinds: []videosdktest.Fault{videosdktest.Fault502HTML}}})
+	defer srv.Close()
+	if status, _, body := get(t, srv.URL()+"/v2/sessions/", "ready"); status != 502 || !strings.Contains(body, "<html>") {
+		t.Errorf("faulted list: %d %s", status, body)
+	}
+
+	limited := videosdktest.NewServer(videosdktest.Options{StaticToken: "ready", Sessions: []videosdktest.Session{{ID: "s"}},
+		RateLimit: 0.001, RateBurst: 1})
+	defer limited.Close()
+	get(t, limited.URL()+"/v2/sessions/", "ready")
+	if status, h, _ := get(t, limited.URL()+"/v2/sessions/", "ready"); status != 429 || h.Get("Retry-After") == "" {
+		t.Errorf("list past the rate limit: %d, Retry-After %q", status, h.Get("Retry-After"))
+	}
+	if limited.ListRequests() != 2 || limited.RateLimited() != 1 {
+		t.Errorf("ListRequests %d, RateLimited %d; want 2, 1", limited.ListRequests(), limited.RateLimited())
+	}
+}

@@ -50,6 +50,13 @@ type Session struct {
 	// Override serves the body as given (status 200) for a page number: for
 	// testing pages that do not match the schema.
 	Override map[int]string
+
+	// Start, End and Status are what the session list reports. A zero Start
+	// is sent as DefaultStart, a zero End as null (ongoing); an empty Status
+	// is "ongoing" without an End and "ended" with one.
+	Start  time.Time
+	End    time.Time
+	Status string
 }
 
 // Participant is one participant as the simulated API holds it.

@@ -1,6 +1,6 @@
-// Package videosdktest serves a simulated VideoSDK v2 participants API on
-// 127.0.0.1, the way net/http/httptest sits beside net/http. It backs the
-// extract tests, the end-to-end tests and the demo.
+// Package videosdktest serves a simulated VideoSDK v2 API (participants and
+// the session list) on 127.0.0.1, the way net/http/httptest sits beside
+// net/http. It backs the extract tests, the end-to-end tests and the demo.
 //
 // A Server holds Sessions whose data are kept as the API would send them:
 // timestamps as raw strings in any RFC 3339 form, names and timelogs that
@@ -32,6 +32,21 @@
 // longer than the client's timeout. No page is faulted more than
 // Faults.MaxConsecutive times in a row, so a client that retries always gets
 // through. Options.RateLimit adds a server-side token bucket answering 429.
+//
+// The session list, GET /v2/sessions/?roomId=&customRoomId=&page=&perPage=
+// &startDate=&endDate=, lists the sessions newest first by Session.Start
+// (ListOptions.Order: oldest first or as held), perPage capped (also by
+// ListOptions.MaxPerPage), filtered by one roomId and one customRoomId, and
+// by startDate/endDate (epoch ms, inclusive) unless IgnoreDateBounds. Each
+// item has id, roomId, customRoomId, start, end (null while ongoing), status
+// (Session.Status, else "ongoing" or "ended"), links and a preview of at
+// most ListOptions.Preview participants (2), never the whole list. Knobs
+// make it as nasty as the participants: Arrivals starts sessions before each
+// list answer, shifting a newest-first list so one session shows on two
+// pages; HideOneFor loses a session from the first answers while counting
+// it in total; Override serves any body for a page. List requests go through
+// the same auth, rate limit and faults; ListRequests counts them. AddSession
+// starts a session at any time.
 //
 // Gauges (MaxInFlight, Requests, RequestURIs) and Snapshot, the data as they
 // stand after any live growth, let tests check what the client did and got;

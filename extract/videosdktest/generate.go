@@ -12,8 +12,9 @@ import (
 // array, empty sessions, unicode names (emoji, CJK, right-to-left), null,
 // absent and empty names, participants without a timelog, open intervals,
 // timestamps with offsets, without fractions, with nanoseconds, in lower
-// case, and sessions without roomId or customRoomId. With n >= 6 every kind
-// is present at least once.
+// case, and sessions without roomId or customRoomId. Each session starts at
+// a random hour over 400 days from 2021-10-25 (live ones are ongoing, the
+// rest ended). With n >= 6 every kind is present at least once.
 func Generate(seed int64, n int) []Session {
 	rnd := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
 	sessions := make([]Session, 0, n)
@@ -59,6 +60,10 @@ func Generate(seed int64, n int) []Session {
 			s.CustomRoomIDIs = Null
 		}
 		base := time.Date(2021, 10, 25, 5, 0, 0, 0, time.UTC).Add(time.Duration(rnd.IntN(400*24)) * time.Hour)
+		s.Start = base
+		if s.Live == NotLive {
+			s.End = base.Add(5 * time.Hour) // after every interval made below
+		}
 		seen := make(map[string]bool, size)
 		for j := range size {
 			pid := randomID(rnd, 8, "abcdefghijklmnopqrstuvwxyz0123456789")

@@ -37,6 +37,7 @@ type Options struct {
 	RateLimit float64
 	RateBurst int
 	Faults    Faults
+	List      ListOptions // the session list, GET /v2/sessions/
 }
 
 // Server is a simulated VideoSDK participants API on 127.0.0.1.
@@ -53,6 +54,7 @@ type Server struct {
 	served   map[Fault]int
 
 	inFlight, maxInFlight, requests, rateLimited atomic.Int64
+	list                                         listState
 
 	urisMu sync.Mutex
 	uris   []string
@@ -167,7 +169,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, ok := sessionFromPath(r.RequestURI)
-	if !ok {
+	list := isListPath(r.RequestURI)
+	if list {
+		s.list.requests.Add(1)
+	}
+	if !ok && !list {
 		writeError(w, http.StatusNotFound, "no such route")
 		return
 	}
@@ -200,7 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// A fault that breaks the body still needs one; it is not a visit that
 	// grows a live session.
-	status, body := s.render(id, page, perPage, fault == 0 || fault == FaultLatency)
+	status, body := s.respond(list, r.URL.Query(), id, page, perPage, fault == 0 || fault == FaultLatency)
 	if fault != 0 && fault != FaultLatency && status == http.StatusOK {
 		s.serveFault(w, r, fault, body, done)
 		return

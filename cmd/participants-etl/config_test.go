@@ -73,7 +73,7 @@ func TestParseRunFlagsAndEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			p := &process{getenv: envMap(tt.env), stderr: &stderr, now: time.Now}
+			p := &process{getenv: envMap(tt.env), stderr: &stderr}
 			c, _, err := p.parseRun("run", tt.args, false)
 			if tt.wantErr != "" {
 				var ue *usageError
@@ -140,7 +140,7 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"run", "--sessions", "x"}, exitUsage}, // no credentials
 	} {
 		var out, errb bytes.Buffer
-		got := runMain(t.Context(), tt.args, envMap(nil), strings.NewReader(""), &out, &errb)
+		got := runMain(t.Context(), tt.args, process{getenv: envMap(nil), stdin: strings.NewReader(""), stdout: &out, stderr: &errb})
 		if got != tt.want {
 			t.Errorf("%v: exit %d, want %d (stderr %q)", tt.args, got, tt.want, errb.String())
 		}

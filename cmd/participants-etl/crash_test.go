@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,36 +16,47 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/load"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
-// childHooks lets a crash test stop the child between two publish steps:
-// at step PARTICIPANTS_ETL_PAUSE_AT it writes PARTICIPANTS_ETL_PAUSE_MARKER
-// and sleeps PARTICIPANTS_ETL_PAUSE_FOR (default: until killed).
-func childHooks() {
+// childProcess is the process of the test binary run as the command. Its
+// store options come from the environment the crash tests give the child:
+// PARTICIPANTS_ETL_CHUNK_SIZE sets the upload chunk size, and at publish
+// step PARTICIPANTS_ETL_PAUSE_AT the child prints pausedLine and the step
+// to stderr, then holds still for PARTICIPANTS_ETL_PAUSE_FOR (default:
+// until killed), so that the test can kill it between two steps.
+func childProcess() process {
+	p := process{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	if n, err := strconv.Atoi(os.Getenv("PARTICIPANTS_ETL_CHUNK_SIZE")); err == nil {
+		p.store.ChunkSize = n
+	}
 	step := os.Getenv("PARTICIPANTS_ETL_PAUSE_AT")
 	if step == "" {
-		return
+		return p
 	}
-	marker := os.Getenv("PARTICIPANTS_ETL_PAUSE_MARKER")
 	pause, err := time.ParseDuration(os.Getenv("PARTICIPANTS_ETL_PAUSE_FOR"))
 	if err != nil {
 		pause = time.Hour
 	}
-	storeOptions.PublishHook = func(s string) error {
+	p.store.PublishHook = func(s string) error {
 		if s == step {
-			os.WriteFile(marker, []byte(s), 0o644)
-			time.Sleep(pause)
+			fmt.Fprintf(os.Stderr, "%s %s\n", pausedLine, s)
+			time.Sleep(pause) // the window the test kills the child in
 		}
 		return nil
 	}
+	return p
 }
+
+const pausedLine = "test hook: paused at publish step"
 
 // crashStore is where a crash test's table lives, as the child sees it and
 // as the test reads it.
 type crashStore struct {
 	output string
 	env    []string
+	store  load.OpenOptions                               // for in-process runs
 	rows   func(t *testing.T) ([]transform.Row, []string) // rows and object names under the table
 }
 
@@ -66,7 +78,7 @@ func localCrashStore(t *testing.T) crashStore {
 
 // gcsCrashStore runs fake-gcs-server on loopback, so that the child reaches
 // it through STORAGE_EMULATOR_HOST exactly as the GCS client would in
-// production, and in-process runs reach it through storeOptions.
+// production, and in-process runs reach it the same way.
 func gcsCrashStore(t *testing.T) crashStore {
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: 0})
 	if err != nil {
@@ -138,16 +150,18 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 			store := localCrashStore(t)
 			if kind == "gcs" {
 				store = gcsCrashStore(t)
-				storeOptions.ChunkSize = 256 << 10 // several chunks per file, so uploads are in flight
-				t.Cleanup(func() { storeOptions.ChunkSize = 0 })
+				// Several chunks per file, so uploads are in flight.
+				store.store.ChunkSize = 256 << 10
+				store.env = append(store.env, "PARTICIPANTS_ETL_CHUNK_SIZE=262144")
 			}
 			sessions := videosdktest.Generate(31, 40)
 			for i := range sessions { // static: every run must write the same rows
 				sessions[i].Live = videosdktest.NotLive
 			}
 			srv := newSim(t, videosdktest.Options{Sessions: sessions, Latency: 15 * time.Millisecond})
+			requests, apiURL := countRequests(t, srv)
 			list := writeList(t, ids(sessions)...)
-			args := []string{"run", "--sessions", list, "--output", store.output, "--api-url", srv.URL(),
+			args := []string{"run", "--sessions", list, "--output", store.output, "--api-url", apiURL,
 				"--logical-time", "2026-11-26T03:00:00Z", "--concurrency", "4"}
 			want := wantRows(t, srv.Snapshot())
 
@@ -168,7 +182,7 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 			}
 
 			// The slot's first, complete version.
-			first := runCLI(t, t.Context(), credsEnv(nil), "", args...)
+			first := runProcess(t, t.Context(), process{getenv: credsEnv(nil), store: store.store}, args...)
 			if first.code != exitOK {
 				t.Fatalf("first run: exit %d: %s", first.code, tail(first.stderr, 2000))
 			}
@@ -191,22 +205,17 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 				{name: "SIGTERM while publishing", sig: syscall.SIGTERM, step: "listed", pause: 1500 * time.Millisecond, wantOK: true},
 			}
 			for _, pt := range points {
-				marker := filepath.Join(t.TempDir(), "paused")
-				env := append([]string{
-					"PARTICIPANTS_ETL_PAUSE_AT=" + pt.step,
-					"PARTICIPANTS_ETL_PAUSE_MARKER=" + marker,
-				}, store.env...)
+				env := append([]string{"PARTICIPANTS_ETL_PAUSE_AT=" + pt.step}, store.env...)
 				if pt.pause > 0 {
 					env = append(env, "PARTICIPANTS_ETL_PAUSE_FOR="+pt.pause.String())
 				}
-				before := srv.Requests()
+				fetching := requests.after(16)
 				c := startChild(t, env, args...)
 				if pt.step == "" {
-					eventually(t, 10*time.Second, "requests from the child", func() bool { return srv.Requests() > before+15 })
+					waitFor(t, fetching, 10*time.Second, "requests from the child")
 				} else {
-					eventually(t, 20*time.Second, "the child to reach "+pt.step, func() bool {
-						_, err := os.Stat(marker)
-						return err == nil
+					c.stderr.waitFor(t, 20*time.Second, "the child to reach "+pt.step, func(s string) bool {
+						return strings.Contains(s, pausedLine+" "+pt.step+"\n")
 					})
 				}
 				c.signal(t, pt.sig)
@@ -237,7 +246,7 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 			}
 
 			// A clean rerun after all that: every row exactly once, one run.
-			last := runCLI(t, t.Context(), credsEnv(nil), "", args...)
+			last := runProcess(t, t.Context(), process{getenv: credsEnv(nil), store: store.store}, args...)
 			if last.code != exitOK {
 				t.Fatalf("final rerun: exit %d: %s", last.code, tail(last.stderr, 2000))
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,8 +25,9 @@ import (
 // store options come from the environment the crash tests give the child:
 // PARTICIPANTS_ETL_CHUNK_SIZE sets the upload chunk size, and at publish
 // step PARTICIPANTS_ETL_PAUSE_AT the child prints pausedLine and the step
-// to stderr, then holds still for PARTICIPANTS_ETL_PAUSE_FOR (default:
-// until killed), so that the test can kill it between two steps.
+// to stderr, then holds still until it is killed or, with
+// PARTICIPANTS_ETL_PAUSE_UNTIL_SIGTERM=1, until a SIGTERM has arrived (the
+// run sees it too, and must finish the commit it has begun).
 func childProcess() process {
 	p := process{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	if n, err := strconv.Atoi(os.Getenv("PARTICIPANTS_ETL_CHUNK_SIZE")); err == nil {
@@ -35,14 +37,15 @@ func childProcess() process {
 	if step == "" {
 		return p
 	}
-	pause, err := time.ParseDuration(os.Getenv("PARTICIPANTS_ETL_PAUSE_FOR"))
-	if err != nil {
-		pause = time.Hour
+	var resume chan os.Signal // nil: never
+	if os.Getenv("PARTICIPANTS_ETL_PAUSE_UNTIL_SIGTERM") == "1" {
+		resume = make(chan os.Signal, 1)
+		signal.Notify(resume, syscall.SIGTERM)
 	}
 	p.store.PublishHook = func(s string) error {
 		if s == step {
 			fmt.Fprintf(os.Stderr, "%s %s\n", pausedLine, s)
-			time.Sleep(pause) // the window the test kills the child in
+			<-resume
 		}
 		return nil
 	}
@@ -191,9 +194,8 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 			points := []struct {
 				name   string
 				sig    syscall.Signal
-				step   string        // pause at this publish step; "" kills mid-extraction
-				pause  time.Duration // how long the child pauses there
-				wantOK bool          // the child finishes the commit
+				step   string // pause at this publish step; "" kills mid-extraction
+				wantOK bool   // the child holds until SIGTERM, then finishes the commit
 			}{
 				{name: "SIGKILL during extraction", sig: syscall.SIGKILL},
 				{name: "SIGTERM during extraction", sig: syscall.SIGTERM},
@@ -202,12 +204,12 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 				{name: "SIGKILL after publishing", sig: syscall.SIGKILL, step: "published part 0"},
 				{name: "SIGKILL after removing extras", sig: syscall.SIGKILL, step: "extras deleted"},
 				{name: "SIGKILL after the manifest", sig: syscall.SIGKILL, step: "manifest written"},
-				{name: "SIGTERM while publishing", sig: syscall.SIGTERM, step: "listed", pause: 1500 * time.Millisecond, wantOK: true},
+				{name: "SIGTERM while publishing", sig: syscall.SIGTERM, step: "listed", wantOK: true},
 			}
 			for _, pt := range points {
 				env := append([]string{"PARTICIPANTS_ETL_PAUSE_AT=" + pt.step}, store.env...)
-				if pt.pause > 0 {
-					env = append(env, "PARTICIPANTS_ETL_PAUSE_FOR="+pt.pause.String())
+				if pt.wantOK {
+					env = append(env, "PARTICIPANTS_ETL_PAUSE_UNTIL_SIGTERM=1")
 				}
 				fetching := requests.after(16)
 				c := startChild(t, env, args...)

@@ -21,7 +21,7 @@ import (
 	"github.com/participants-etl/participants-etl/transform"
 )
 
-// Defaults of Options that no other package owns.
+// Defaults of Options that no other package owns, for the command's flags.
 const (
 	DefaultMaxFailedFraction = 0.5
 	DefaultMaxSessions       = 1_000_000
@@ -36,7 +36,7 @@ type Options struct {
 	Sessions string
 	Stdin    io.Reader
 	// MaxSessions is the most IDs one list may hold; more are reported
-	// invalid.
+	// invalid. 0 is no limit; the command's default is DefaultMaxSessions.
 	MaxSessions int
 
 	// Output is the table's location, a directory or gs://bucket/prefix,

@@ -15,6 +15,7 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"google.golang.org/api/option"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/load"
@@ -81,7 +82,7 @@ func localCrashStore(t *testing.T) crashStore {
 
 // gcsCrashStore runs fake-gcs-server on loopback, so that the child reaches
 // it through STORAGE_EMULATOR_HOST exactly as the GCS client would in
-// production, and in-process runs reach it the same way.
+// production.
 func gcsCrashStore(t *testing.T) crashStore {
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: 0})
 	if err != nil {
@@ -90,10 +91,12 @@ func gcsCrashStore(t *testing.T) crashStore {
 	t.Cleanup(srv.Stop)
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "crash-bucket"})
 	host := strings.TrimPrefix(srv.URL(), "http://")
-	t.Setenv("STORAGE_EMULATOR_HOST", host) // for in-process runs' storage.NewClient
-	// Read the table as production readers do: a real client, here sent to
-	// the emulator by STORAGE_EMULATOR_HOST.
-	client, err := storage.NewClient(context.Background(), storage.WithJSONReads())
+	// Read the table as production readers do, with a real client over
+	// HTTP; in-process runs get it through their store options (no
+	// process-wide STORAGE_EMULATOR_HOST, so the two stores' tests run in
+	// parallel).
+	client, err := storage.NewClient(context.Background(), storage.WithJSONReads(),
+		option.WithEndpoint(srv.URL()+"/storage/v1/"), option.WithoutAuthentication())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +104,7 @@ func gcsCrashStore(t *testing.T) crashStore {
 	return crashStore{
 		output: "gs://crash-bucket/videosdk",
 		env:    []string{"STORAGE_EMULATOR_HOST=" + host},
+		store:  load.OpenOptions{StorageClient: client},
 		rows: func(t *testing.T) ([]transform.Row, []string) {
 			return gcsTable(t, client, "crash-bucket", "videosdk/participant_timelogs/")
 		},
@@ -150,6 +154,7 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 	}
 	for _, kind := range []string{"local", "gcs"} {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			store := localCrashStore(t)
 			if kind == "gcs" {
 				store = gcsCrashStore(t)

@@ -19,18 +19,23 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// The defaults of Options, exported so that a command's flags show the
+// values the client would take anyway.
 const (
-	defaultBaseURL        = "https://api.videosdk.live"
-	defaultConcurrency    = 8
-	defaultPerPage        = 100
-	defaultRequestTimeout = 30 * time.Second
-	defaultMaxAttempts    = 6
-	defaultMaxPages       = 10000
-	defaultMaxRereads     = 3
-	defaultMaxBodyBytes   = 32 << 20
-	defaultBackoffBase    = 200 * time.Millisecond
-	defaultBackoffMax     = 30 * time.Second
-	defaultMaxRetryAfter  = 5 * time.Minute
+	DefaultBaseURL        = "https://api.videosdk.live"
+	DefaultConcurrency    = 8
+	DefaultPerPage        = 100
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultMaxAttempts    = 6
+)
+
+const (
+	defaultMaxPages      = 10000
+	defaultMaxRereads    = 3
+	defaultMaxBodyBytes  = 32 << 20
+	defaultBackoffBase   = 200 * time.Millisecond
+	defaultBackoffMax    = 30 * time.Second
+	defaultMaxRetryAfter = 5 * time.Minute
 	// maxErrorBodyBytes is what is read of an error response for its message.
 	maxErrorBodyBytes = 4 << 10
 )
@@ -62,7 +67,7 @@ func NewClient(opts Options) (*Client, error) {
 		return nil, errors.New("extract: Options.Tokens is required")
 	}
 	if opts.BaseURL == "" {
-		opts.BaseURL = defaultBaseURL
+		opts.BaseURL = DefaultBaseURL
 	}
 	base, err := url.Parse(opts.BaseURL)
 	if err != nil {
@@ -76,9 +81,9 @@ func NewClient(opts Options) (*Client, error) {
 		v   *int
 		def int
 	}{
-		{&opts.Concurrency, defaultConcurrency},
-		{&opts.PerPage, defaultPerPage},
-		{&opts.MaxAttempts, defaultMaxAttempts},
+		{&opts.Concurrency, DefaultConcurrency},
+		{&opts.PerPage, DefaultPerPage},
+		{&opts.MaxAttempts, DefaultMaxAttempts},
 		{&opts.MaxPages, defaultMaxPages},
 	}
 	for _, d := range defaults {
@@ -95,7 +100,7 @@ func NewClient(opts Options) (*Client, error) {
 		v   *time.Duration
 		def time.Duration
 	}{
-		{&opts.RequestTimeout, defaultRequestTimeout},
+		{&opts.RequestTimeout, DefaultRequestTimeout},
 		{&opts.BackoffBase, defaultBackoffBase},
 		{&opts.BackoffMax, defaultBackoffMax},
 		{&opts.MaxRetryAfter, defaultMaxRetryAfter},

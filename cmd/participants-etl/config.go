@@ -10,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/participants-etl/participants-etl/extract"
+	"github.com/participants-etl/participants-etl/internal/pipeline"
+	"github.com/participants-etl/participants-etl/load"
 )
 
 // usageError is a mistake in flags, environment or files that a retry will
@@ -20,8 +24,9 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
-// Config is everything a run needs, gathered from flags and environment by
-// parseRun and by nothing else.
+// Config is what the flags and environment say about a run: parseRun
+// gathers it for run and schedule, demo for its own run; options turns it
+// into a run's pipeline.Options.
 type Config struct {
 	Sessions          string
 	Output            string
@@ -151,22 +156,27 @@ func (f *flagSet) parse(args []string) error {
 // bindExport binds the flags shared by run, schedule and demo.
 func bindExport(fs *flagSet, c *Config, defaultOutput string) {
 	fs.str(&c.Output, "output", "ETL_OUTPUT", defaultOutput, "where the table goes: a directory or gs://bucket/prefix")
-	fs.int(&c.Concurrency, "concurrency", "ETL_CONCURRENCY", 8, "hard cap on API requests in flight")
-	fs.int(&c.PerPage, "per-page", "ETL_PER_PAGE", 100, "participants asked for per page (the server may cap it)")
-	fs.duration(&c.RequestTimeout, "request-timeout", "ETL_REQUEST_TIMEOUT", 30*time.Second, "limit on one API request, body included")
-	fs.int(&c.MaxAttempts, "max-attempts", "ETL_MAX_ATTEMPTS", 6, "attempts per API request before its session fails")
+	fs.int(&c.Concurrency, "concurrency", "ETL_CONCURRENCY", extract.DefaultConcurrency, "hard cap on API requests in flight")
+	fs.int(&c.PerPage, "per-page", "ETL_PER_PAGE", extract.DefaultPerPage, "participants asked for per page (the server may cap it)")
+	fs.duration(&c.RequestTimeout, "request-timeout", "ETL_REQUEST_TIMEOUT", extract.DefaultRequestTimeout, "limit on one API request, body included")
+	fs.int(&c.MaxAttempts, "max-attempts", "ETL_MAX_ATTEMPTS", extract.DefaultMaxAttempts, "attempts per API request before its session fails")
 	fs.float(&c.Rate, "rate", "ETL_RATE", 0, "API requests per second across all workers; 0 for no limit")
-	fs.float(&c.MaxFailedFraction, "max-failed-fraction", "ETL_MAX_FAILED_FRACTION", 0.5, "above this fraction of failed sessions the run commits nothing and exits 1")
-	fs.int(&c.MaxSessions, "max-sessions", "ETL_MAX_SESSIONS", 1_000_000, "most session IDs one list may hold")
+	fs.float(&c.MaxFailedFraction, "max-failed-fraction", "ETL_MAX_FAILED_FRACTION", pipeline.DefaultMaxFailedFraction, "above this fraction of failed sessions the run commits nothing and exits 1")
+	fs.int(&c.MaxSessions, "max-sessions", "ETL_MAX_SESSIONS", pipeline.DefaultMaxSessions, "most session IDs one list may hold")
 	fs.int(&c.ShardIndex, "shard-index", "JOB_COMPLETION_INDEX", 0, "this shard, 0-based (Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX)")
 	fs.int(&c.ShardCount, "shard-count", "ETL_SHARD_COUNT", 1, "how many shards split the session list")
-	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", 1<<20, fmt.Sprintf("most rows in one Parquet row group (%d to %d)", minRowGroupRows, maxRowGroupRows))
-	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", 128<<20, fmt.Sprintf("most bytes in one Parquet row group (%d MiB to %d MiB)", minRowGroupBytes>>20, maxRowGroupBytes>>20))
-	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", 1<<30, fmt.Sprintf("a Parquet file is closed after the session that takes it past this size (%d MiB to %d GiB)", minFileBytes>>20, maxFileBytes>>30))
-	fs.duration(&c.ProgressInterval, "progress-interval", "ETL_PROGRESS_INTERVAL", 5*time.Second, "how often to log progress; 0 for never")
+	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", load.DefaultRowGroupRows, fmt.Sprintf("most rows in one Parquet row group (%d to %d)", minRowGroupRows, maxRowGroupRows))
+	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", load.DefaultRowGroupBytes, fmt.Sprintf("most bytes in one Parquet row group (%d MiB to %d MiB)", minRowGroupBytes>>20, maxRowGroupBytes>>20))
+	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", load.DefaultMaxFileBytes, fmt.Sprintf("a Parquet file is closed after the session that takes it past this size (%d MiB to %d GiB)", minFileBytes>>20, maxFileBytes>>30))
+	fs.duration(&c.ProgressInterval, "progress-interval", "ETL_PROGRESS_INTERVAL", pipeline.DefaultProgressInterval, "how often to log progress; 0 for never")
 	fs.str(&c.Pushgateway, "pushgateway", "ETL_PUSHGATEWAY", "", "Prometheus Pushgateway URL to push each run's metrics to")
 	fs.str(&c.LogFormat, "log-format", "ETL_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)")
 	fs.str(&c.LogLevel, "log-level", "ETL_LOG_LEVEL", "info", "debug, info, warn or error")
+}
+
+// bindLogicalTime binds --logical-time; parseLogicalTime reads it.
+func bindLogicalTime(fs *flagSet, p *string, key, dflt string) {
+	fs.str(p, "logical-time", key, "", "the run's logical time (RFC 3339); default: "+dflt)
 }
 
 func bindSchedule(fs *flagSet, c *Config) {
@@ -243,8 +253,12 @@ var earliestLogicalTime = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
 
 const latestLogicalTimeAhead = 7 * 24 * time.Hour
 
-// parseLogicalTime reads --logical-time: RFC 3339, not zero, not absurd.
+// parseLogicalTime reads --logical-time: RFC 3339, not zero, not absurd;
+// "" is the zero time (now, or the schedule's latest tick).
 func parseLogicalTime(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
 	switch {
 	case err != nil:

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 func envMap(m map[string]string) env { return func(k string) string { return m[k] } }
@@ -81,7 +83,7 @@ func TestParseRunFlagsAndEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			p := &process{getenv: envMap(tt.env), stderr: &stderr, now: time.Now}
+			p := &process{getenv: envMap(tt.env), stdout: &stderr, stderr: &stderr, clock: clock.RealClock{}}
 			c, _, err := p.parseRun("run", tt.args, false)
 			if tt.wantErr != "" {
 				var ue *usageError
@@ -161,7 +163,7 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"run", "--sessions", "x"}, exitUsage}, // no credentials
 	} {
 		var out, errb bytes.Buffer
-		got := runMain(t.Context(), tt.args, envMap(nil), strings.NewReader(""), &out, &errb)
+		got := runMain(t.Context(), tt.args, process{getenv: envMap(nil), stdin: strings.NewReader(""), stdout: &out, stderr: &errb})
 		if got != tt.want {
 			t.Errorf("%v: exit %d, want %d (stderr %q)", tt.args, got, tt.want, errb.String())
 		}
@@ -194,7 +196,7 @@ func TestTextLogsAreReadable(t *testing.T) {
 func TestHelpGoesToStdout(t *testing.T) {
 	for _, cmd := range []string{"run", "schedule", "demo"} {
 		var out, errb bytes.Buffer
-		code := runMain(t.Context(), []string{cmd, "--help"}, envMap(nil), strings.NewReader(""), &out, &errb)
+		code := runMain(t.Context(), []string{cmd, "--help"}, process{getenv: envMap(nil), stdin: strings.NewReader(""), stdout: &out, stderr: &errb})
 		if code != exitOK || !strings.Contains(out.String(), "Usage: participants-etl "+cmd) || !strings.Contains(out.String(), "-output") || errb.Len() != 0 {
 			t.Errorf("%s --help: exit %d, stdout %d bytes, stderr %q", cmd, code, out.Len(), errb.String())
 		}

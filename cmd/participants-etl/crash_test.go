@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,38 +15,52 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"google.golang.org/api/option"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/load"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
-// childHooks lets a crash test stop the child between two publish steps:
-// at step PARTICIPANTS_ETL_PAUSE_AT it writes PARTICIPANTS_ETL_PAUSE_MARKER
-// and sleeps PARTICIPANTS_ETL_PAUSE_FOR (default: until killed).
-func childHooks() {
+// childProcess is the process of the test binary run as the command. Its
+// store options come from the environment the crash tests give the child:
+// PARTICIPANTS_ETL_CHUNK_SIZE sets the upload chunk size, and at publish
+// step PARTICIPANTS_ETL_PAUSE_AT the child prints pausedLine and the step
+// to stderr, then holds still until it is killed or, with
+// PARTICIPANTS_ETL_PAUSE_UNTIL_SIGTERM=1, until a SIGTERM has arrived (the
+// run sees it too, and must finish the commit it has begun).
+func childProcess() process {
+	p := process{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	if n, err := strconv.Atoi(os.Getenv("PARTICIPANTS_ETL_CHUNK_SIZE")); err == nil {
+		p.store.ChunkSize = n
+	}
 	step := os.Getenv("PARTICIPANTS_ETL_PAUSE_AT")
 	if step == "" {
-		return
+		return p
 	}
-	marker := os.Getenv("PARTICIPANTS_ETL_PAUSE_MARKER")
-	pause, err := time.ParseDuration(os.Getenv("PARTICIPANTS_ETL_PAUSE_FOR"))
-	if err != nil {
-		pause = time.Hour
+	var resume chan os.Signal // nil: never
+	if os.Getenv("PARTICIPANTS_ETL_PAUSE_UNTIL_SIGTERM") == "1" {
+		resume = make(chan os.Signal, 1)
+		signal.Notify(resume, syscall.SIGTERM)
 	}
-	publishHook = func(s string) error {
+	p.publishHook = func(s string) error {
 		if s == step {
-			os.WriteFile(marker, []byte(s), 0o644)
-			time.Sleep(pause)
+			fmt.Fprintf(os.Stderr, "%s %s\n", pausedLine, s)
+			<-resume
 		}
 		return nil
 	}
+	return p
 }
+
+const pausedLine = "test hook: paused at publish step"
 
 // crashStore is where a crash test's table lives, as the child sees it and
 // as the test reads it.
 type crashStore struct {
 	output string
 	env    []string
+	store  load.OpenOptions                               // for in-process runs
 	rows   func(t *testing.T) ([]transform.Row, []string) // rows and object names under the table
 }
 
@@ -66,7 +82,7 @@ func localCrashStore(t *testing.T) crashStore {
 
 // gcsCrashStore runs fake-gcs-server on loopback, so that the child reaches
 // it through STORAGE_EMULATOR_HOST exactly as the GCS client would in
-// production, and in-process runs reach it through storeOptions.
+// production.
 func gcsCrashStore(t *testing.T) crashStore {
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: 0})
 	if err != nil {
@@ -75,10 +91,12 @@ func gcsCrashStore(t *testing.T) crashStore {
 	t.Cleanup(srv.Stop)
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "crash-bucket"})
 	host := strings.TrimPrefix(srv.URL(), "http://")
-	t.Setenv("STORAGE_EMULATOR_HOST", host) // for in-process runs' storage.NewClient
-	// Read the table as production readers do: a real client, here sent to
-	// the emulator by STORAGE_EMULATOR_HOST.
-	client, err := storage.NewClient(context.Background(), storage.WithJSONReads())
+	// Read the table as production readers do, with a real client over
+	// HTTP; in-process runs get it through their store options (no
+	// process-wide STORAGE_EMULATOR_HOST, so the two stores' tests run in
+	// parallel).
+	client, err := storage.NewClient(context.Background(), storage.WithJSONReads(),
+		option.WithEndpoint(srv.URL()+"/storage/v1/"), option.WithoutAuthentication())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +104,7 @@ func gcsCrashStore(t *testing.T) crashStore {
 	return crashStore{
 		output: "gs://crash-bucket/videosdk",
 		env:    []string{"STORAGE_EMULATOR_HOST=" + host},
+		store:  load.OpenOptions{StorageClient: client},
 		rows: func(t *testing.T) ([]transform.Row, []string) {
 			return gcsTable(t, client, "crash-bucket", "videosdk/participant_timelogs/")
 		},
@@ -135,19 +154,22 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 	}
 	for _, kind := range []string{"local", "gcs"} {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			store := localCrashStore(t)
 			if kind == "gcs" {
 				store = gcsCrashStore(t)
-				storeOptions.ChunkSize = 256 << 10 // several chunks per file, so uploads are in flight
-				t.Cleanup(func() { storeOptions.ChunkSize = 0 })
+				// Several chunks per file, so uploads are in flight.
+				store.store.ChunkSize = 256 << 10
+				store.env = append(store.env, "PARTICIPANTS_ETL_CHUNK_SIZE=262144")
 			}
 			sessions := videosdktest.Generate(31, 40)
 			for i := range sessions { // static: every run must write the same rows
 				sessions[i].Live = videosdktest.NotLive
 			}
 			srv := newSim(t, videosdktest.Options{Sessions: sessions, Latency: 15 * time.Millisecond})
+			requests, apiURL := countRequests(t, srv)
 			list := writeList(t, ids(sessions)...)
-			args := []string{"run", "--sessions", list, "--output", store.output, "--api-url", srv.URL(),
+			args := []string{"run", "--sessions", list, "--output", store.output, "--api-url", apiURL,
 				"--logical-time", "2026-11-26T03:00:00Z", "--concurrency", "4"}
 			want := wantRows(t, srv.Snapshot())
 
@@ -168,7 +190,7 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 			}
 
 			// The slot's first, complete version.
-			first := runCLI(t, t.Context(), credsEnv(nil), "", args...)
+			first := runProcess(t, t.Context(), process{getenv: credsEnv(nil), store: store.store}, args...)
 			if first.code != exitOK {
 				t.Fatalf("first run: exit %d: %s", first.code, tail(first.stderr, 2000))
 			}
@@ -177,9 +199,8 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 			points := []struct {
 				name   string
 				sig    syscall.Signal
-				step   string        // pause at this publish step; "" kills mid-extraction
-				pause  time.Duration // how long the child pauses there
-				wantOK bool          // the child finishes the commit
+				step   string // pause at this publish step; "" kills mid-extraction
+				wantOK bool   // the child holds until SIGTERM, then finishes the commit
 			}{
 				{name: "SIGKILL during extraction", sig: syscall.SIGKILL},
 				{name: "SIGTERM during extraction", sig: syscall.SIGTERM},
@@ -188,25 +209,20 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 				{name: "SIGKILL after publishing", sig: syscall.SIGKILL, step: "published part 0"},
 				{name: "SIGKILL after removing extras", sig: syscall.SIGKILL, step: "extras deleted"},
 				{name: "SIGKILL after the manifest", sig: syscall.SIGKILL, step: "manifest written"},
-				{name: "SIGTERM while publishing", sig: syscall.SIGTERM, step: "listed", pause: 1500 * time.Millisecond, wantOK: true},
+				{name: "SIGTERM while publishing", sig: syscall.SIGTERM, step: "listed", wantOK: true},
 			}
 			for _, pt := range points {
-				marker := filepath.Join(t.TempDir(), "paused")
-				env := append([]string{
-					"PARTICIPANTS_ETL_PAUSE_AT=" + pt.step,
-					"PARTICIPANTS_ETL_PAUSE_MARKER=" + marker,
-				}, store.env...)
-				if pt.pause > 0 {
-					env = append(env, "PARTICIPANTS_ETL_PAUSE_FOR="+pt.pause.String())
+				env := append([]string{"PARTICIPANTS_ETL_PAUSE_AT=" + pt.step}, store.env...)
+				if pt.wantOK {
+					env = append(env, "PARTICIPANTS_ETL_PAUSE_UNTIL_SIGTERM=1")
 				}
-				before := srv.Requests()
+				fetching := requests.after(16)
 				c := startChild(t, env, args...)
 				if pt.step == "" {
-					eventually(t, 10*time.Second, "requests from the child", func() bool { return srv.Requests() > before+15 })
+					waitFor(t, fetching, 10*time.Second, "requests from the child")
 				} else {
-					eventually(t, 20*time.Second, "the child to reach "+pt.step, func() bool {
-						_, err := os.Stat(marker)
-						return err == nil
+					c.stderr.waitFor(t, 20*time.Second, "the child to reach "+pt.step, func(s string) bool {
+						return strings.Contains(s, pausedLine+" "+pt.step+"\n")
 					})
 				}
 				c.signal(t, pt.sig)
@@ -237,7 +253,7 @@ func TestCrashLeavesNothingOrAll(t *testing.T) {
 			}
 
 			// A clean rerun after all that: every row exactly once, one run.
-			last := runCLI(t, t.Context(), credsEnv(nil), "", args...)
+			last := runProcess(t, t.Context(), process{getenv: credsEnv(nil), store: store.store}, args...)
 			if last.code != exitOK {
 				t.Fatalf("final rerun: exit %d: %s", last.code, tail(last.stderr, 2000))
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/participants-etl/participants-etl/extract"
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/internal/pipeline"
 )
 
 // The demo's simulator accepts only tokens signed with this made-up pair,
@@ -32,32 +33,28 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
 	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions (the same seed gives the same data)")
 	fs.BoolVar(&chaos, "chaos", false, "make the simulator hostile: a fifth of requests fail in every way the real API can, under a rate limit")
-	fs.str(&logical, "logical-time", "", "", "the run's logical time (RFC 3339); default now")
+	bindLogicalTime(fs, &logical, "", "now")
 	bindExport(fs, &c, "./demo-out")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: participants-etl demo [flags]\n\nExports generated sessions from a local VideoSDK simulator; no credentials needed.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.parse(args); err != nil {
-		return err
+	err := fs.parse(args)
+	if err == nil {
+		err = c.validate()
 	}
-	if err := c.validate(); err != nil {
+	if err != nil {
 		return err
 	}
 	if strings.HasPrefix(c.Output, "gs://") {
 		return usagef("demo writes to a local directory; --output %s is a bucket (use run for GCS)", c.Output)
 	}
-	when := p.now()
-	if logical != "" {
-		t, err := parseLogicalTime(logical, p.now())
-		if err != nil {
-			return err
-		}
-		when = t
+	if c.LogicalTime, err = parseLogicalTime(logical, p.clock.Now()); err != nil {
+		return err
 	}
 	log := newLogger(p.stderr, c.LogFormat, c.LogLevel)
 
-	opts := videosdktest.Options{
+	sim := videosdktest.Options{
 		Sessions: videosdktest.Generate(seed, count),
 		APIKey:   demoAPIKey,
 		Secret:   []byte(demoSecret),
@@ -72,29 +69,29 @@ func (p *process) demo(ctx context.Context, args []string) error {
 				kinds = append(kinds, f)
 			}
 		}
-		opts.Faults = videosdktest.Faults{Fraction: 0.2, Seed: seed, Kinds: kinds}
+		sim.Faults = videosdktest.Faults{Fraction: 0.2, Seed: seed, Kinds: kinds}
 		// The client starts faster than the server allows, so the demo shows
 		// real 429s and the shared rate backing off, then recovering.
-		opts.RateLimit = 150
+		sim.RateLimit = 150
 		c.Rate = 200
 		if c.RequestTimeout > 2*time.Second {
 			c.RequestTimeout = time.Second // the simulator's stalls outlast it
 		}
 	}
-	srv := videosdktest.NewServer(opts)
+	srv := videosdktest.NewServer(sim)
 	defer srv.Close()
 	c.APIURL = srv.URL()
 	c.Sessions = "-"
 	log.Info("simulator started", "url", srv.URL(), "sessions", count, "chaos", chaos)
 
 	var ids strings.Builder
-	for _, s := range opts.Sessions {
+	for _, s := range sim.Sessions {
 		ids.WriteString(s.ID + "\n")
 	}
-	r := p.runner(log)
-	r.stdin = strings.NewReader(ids.String())
-	r.tokens = extract.NewMinter(demoAPIKey, []byte(demoSecret), 10*time.Minute)
-	rep := r.export(ctx, c, when)
+	opts := p.options(c, log)
+	opts.Stdin = strings.NewReader(ids.String())
+	opts.API.Tokens = extract.NewMinter(demoAPIKey, []byte(demoSecret), 10*time.Minute)
+	rep, _ := pipeline.Run(ctx, opts) // the report holds the error, and Run has logged it
 	if rep.ExitCode == exitOK || rep.ExitCode == exitPartial {
 		abs, _ := filepath.Abs(c.Output)
 		fmt.Fprintf(p.stdout, `
@@ -106,7 +103,7 @@ Try it in DuckDB (duckdb -c "..." or any DuckDB client):
   SELECT participant_name, count(*) AS intervals, sum(duration_ms)/1000 AS seconds
   FROM read_parquet('%s/participant_timelogs/*/*.parquet', hive_partitioning = true)
   GROUP BY ALL ORDER BY seconds DESC NULLS LAST LIMIT 10;
-`, rep.Counts.Rows, rep.Counts.SessionsExported, abs, abs, when.UTC().Format("2006-01-02"), abs, abs)
+`, rep.Counts.Rows, rep.Counts.SessionsExported, abs, abs, opts.LogicalTime.UTC().Format("2006-01-02"), abs, abs)
 	}
 	return codeErr(rep.ExitCode)
 }

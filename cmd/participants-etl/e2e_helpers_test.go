@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/internal/pipeline"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
@@ -48,9 +52,17 @@ type cliResult struct {
 // environment and JSON logs at debug level captured.
 func runCLI(t *testing.T, ctx context.Context, e env, stdin string, args ...string) cliResult {
 	t.Helper()
+	return runProcess(t, ctx, process{getenv: e, stdin: strings.NewReader(stdin)}, args...)
+}
+
+// runProcess is runCLI with the rest of the process given: store options,
+// a clock. Its output goes to the result.
+func runProcess(t *testing.T, ctx context.Context, p process, args ...string) cliResult {
+	t.Helper()
 	var out, errb bytes.Buffer
+	p.stdout, p.stderr = &out, &errb
 	args = append(args, "--log-format", "json", "--log-level", "debug", "--progress-interval", "0")
-	code := runMain(ctx, args, e, strings.NewReader(stdin), &out, &errb)
+	code := runMain(ctx, args, p)
 	return cliResult{code, out.String(), errb.String()}
 }
 
@@ -206,16 +218,16 @@ func checkRows(t *testing.T, got []transform.Row, want map[key]transform.Row, ru
 }
 
 // readReports returns every run report under root/_runs, oldest first.
-func readReports(t *testing.T, root string) []Report {
+func readReports(t *testing.T, root string) []pipeline.Report {
 	t.Helper()
 	paths, _ := filepath.Glob(filepath.Join(root, "_runs", "dt=*", "*.json"))
-	var reps []Report
+	var reps []pipeline.Report
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r Report
+		var r pipeline.Report
 		if err := json.Unmarshal(b, &r); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
@@ -225,7 +237,7 @@ func readReports(t *testing.T, root string) []Report {
 	return reps
 }
 
-func onlyReport(t *testing.T, root string) Report {
+func onlyReport(t *testing.T, root string) pipeline.Report {
 	t.Helper()
 	reps := readReports(t, root)
 	if len(reps) != 1 {
@@ -240,4 +252,54 @@ func newSim(t *testing.T, opts videosdktest.Options) *videosdktest.Server {
 	srv := videosdktest.NewServer(opts)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// requestCounter serves h and tells a test when the requests it has seen
+// reach a count, so that a test waits for traffic instead of polling.
+type requestCounter struct {
+	h     http.Handler
+	mu    sync.Mutex
+	n     int
+	marks map[int]chan struct{}
+}
+
+// countRequests puts a counter in front of h and serves it on loopback.
+func countRequests(t *testing.T, h http.Handler) (*requestCounter, string) {
+	c := &requestCounter{h: h, marks: map[int]chan struct{}{}}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	return c, srv.URL
+}
+
+func (c *requestCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.n++
+	if ch, ok := c.marks[c.n]; ok {
+		close(ch)
+		delete(c.marks, c.n)
+	}
+	c.mu.Unlock()
+	c.h.ServeHTTP(w, r)
+}
+
+// after returns a channel closed once n more requests have come in.
+func (c *requestCounter) after(n int) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, ok := c.marks[c.n+n]
+	if !ok {
+		ch = make(chan struct{})
+		c.marks[c.n+n] = ch
+	}
+	return ch
+}
+
+// waitFor fails the test unless ch is closed within d.
+func waitFor(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(d):
+		t.Fatalf("timed out after %s waiting for %s", d, what)
+	}
 }

@@ -12,10 +12,11 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/load"
 )
 
-// useFakeGCS points every store of in-process runs at a fresh
-// fake-gcs-server holding bucket.
+// useFakeGCS starts a fake-gcs-server holding bucket and returns a client
+// of it, for the test and (as load.OpenOptions.StorageClient) for runs.
 func useFakeGCS(t *testing.T, bucket string) *storage.Client {
 	t.Helper()
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
@@ -24,8 +25,6 @@ func useFakeGCS(t *testing.T, bucket string) *storage.Client {
 	}
 	t.Cleanup(srv.Stop)
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
-	storeOptions.StorageClient = srv.Client()
-	t.Cleanup(func() { storeOptions.StorageClient = nil })
 	return srv.Client()
 }
 
@@ -65,7 +64,7 @@ func TestGCSEndToEnd(t *testing.T) {
 	putObject(t, client, "b", "videosdk/README.txt", "not ours")
 
 	start := time.Now()
-	res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "gs://b/ids.txt", "--output", "gs://b/videosdk",
+	res := runProcess(t, t.Context(), process{getenv: credsEnv(nil), store: load.OpenOptions{StorageClient: client}}, "run", "--sessions", "gs://b/ids.txt", "--output", "gs://b/videosdk",
 		"--api-url", srv.URL(), "--logical-time", "2026-11-26T14:00:00Z")
 	if res.code != exitPartial {
 		t.Fatalf("exit %d, want 3; stderr:\n%s", res.code, tail(res.stderr, 2000))
@@ -103,23 +102,25 @@ func TestGCSEndToEnd(t *testing.T) {
 }
 
 func TestGCSMissingBucketIsConfiguration(t *testing.T) {
-	useFakeGCS(t, "b")
-	res := runCLI(t, t.Context(), credsEnv(nil), "abc\n", "run", "--sessions", "-", "--output", "gs://no-such-bucket/videosdk",
+	p := process{getenv: credsEnv(nil), store: load.OpenOptions{StorageClient: useFakeGCS(t, "b")}}
+	p.stdin = strings.NewReader("abc\n")
+	res := runProcess(t, t.Context(), p, "run", "--sessions", "-", "--output", "gs://no-such-bucket/videosdk",
 		"--api-url", "http://127.0.0.1:1")
 	if res.code != exitUsage || !strings.Contains(res.stderr, "no-such-bucket") {
 		t.Fatalf("exit %d, want 2 naming the bucket; stderr:\n%s", res.code, tail(res.stderr, 2000))
 	}
-	res = runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "gs://b/missing.txt", "--output", t.TempDir(),
+	p.stdin = strings.NewReader("")
+	res = runProcess(t, t.Context(), p, "run", "--sessions", "gs://b/missing.txt", "--output", t.TempDir(),
 		"--api-url", "http://127.0.0.1:1")
 	if res.code != exitUsage || !strings.Contains(res.stderr, "missing.txt") {
 		t.Fatalf("missing list object: exit %d, want 2 naming it; stderr:\n%s", res.code, tail(res.stderr, 2000))
 	}
 	dir := t.TempDir()
-	res = runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", dir, "--output", t.TempDir(), "--api-url", "http://127.0.0.1:1")
+	res = runProcess(t, t.Context(), p, "run", "--sessions", dir, "--output", t.TempDir(), "--api-url", "http://127.0.0.1:1")
 	if res.code != exitUsage || !strings.Contains(res.stderr, "directory") {
 		t.Fatalf("a directory as the list: exit %d, want 2 saying it is a directory; stderr:\n%s", res.code, tail(res.stderr, 2000))
 	}
-	res = runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "/no/such/ids.txt", "--output", t.TempDir(),
+	res = runProcess(t, t.Context(), p, "run", "--sessions", "/no/such/ids.txt", "--output", t.TempDir(),
 		"--api-url", "http://127.0.0.1:1")
 	if res.code != exitUsage || !strings.Contains(res.stderr, "/no/such/ids.txt") {
 		t.Fatalf("missing list file: exit %d, want 2 naming it; stderr:\n%s", res.code, tail(res.stderr, 2000))

@@ -33,6 +33,12 @@
 //
 // Every flag can also be set by the environment variable named in
 // `participants-etl run --help`.
+//
+// This package is the command only: it turns flags and environment into
+// the options of one run, handles signals, runs the schedule loop and the
+// demo's simulator, pushes metrics and exits with the run's code. The run
+// itself (session list, sharding, fetching, writing, publishing, the
+// report) is internal/pipeline's.
 package main
 
 import (
@@ -50,35 +56,49 @@ import (
 	// that carry none.
 	_ "time/tzdata"
 
+	"k8s.io/utils/clock"
+
+	"github.com/participants-etl/participants-etl/extract"
+	"github.com/participants-etl/participants-etl/internal/pipeline"
 	"github.com/participants-etl/participants-etl/load"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
+// Exit codes. A run's code is the one its report shows.
+const (
+	exitOK      = pipeline.ExitOK      // every listed session exported
+	exitFailed  = pipeline.ExitFailed  // nothing committed; a retry may cure it
+	exitUsage   = pipeline.ExitConfig  // usage or configuration; a retry will not cure it
+	exitPartial = pipeline.ExitPartial // committed, but some sessions were not exported
+)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	code := runMain(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	code := runMain(ctx, os.Args[1:], process{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
 	stop()
 	os.Exit(code)
 }
 
-// process is what runMain needs from the outside world, so tests can run
-// the whole command in-process.
+// process is what the command needs from the outside world. Tests run the
+// whole command in-process with their own, and pass store options (a
+// fake-gcs-server client, a publish hook) and a fake clock through it.
 type process struct {
 	getenv         env
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	now            func() time.Time
-	store          load.OpenOptions
+	clock          clock.Clock      // nil: the real clock
+	store          load.OpenOptions // production leaves it zero
+	// publishHook is the crash tests' pause between publish steps
+	// (load.WriteOptions.PublishHook); production leaves it nil.
+	publishHook func(step string) error
 }
 
-// storeOptions is how tests point every store at fake-gcs-server in process
-// or inject faults; production leaves it zero.
-var storeOptions load.OpenOptions
-
-func runMain(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) int {
-	p := &process{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now, store: storeOptions}
+func runMain(ctx context.Context, args []string, p process) int {
+	if p.clock == nil {
+		p.clock = clock.RealClock{}
+	}
 	return p.main(ctx, args)
 }
 
@@ -157,10 +177,10 @@ func (p *process) parseRun(name string, args []string, needSchedule bool) (Confi
 	var c Config
 	fs := newFlagSet(name, p.getenv, p.stdout)
 	fs.str(&c.Sessions, "sessions", "ETL_SESSIONS", "", "session IDs, one per line: a file, gs://bucket/object, or - for standard input (required)")
-	fs.str(&c.APIURL, "api-url", "VIDEOSDK_API_URL", "https://api.videosdk.live", "VideoSDK API base URL")
+	fs.str(&c.APIURL, "api-url", "VIDEOSDK_API_URL", extract.DefaultBaseURL, "VideoSDK API base URL")
 	var logical string
 	if !needSchedule {
-		fs.str(&logical, "logical-time", "ETL_LOGICAL_TIME", "", "the run's logical time (RFC 3339); default: the latest --schedule tick, else now")
+		bindLogicalTime(fs, &logical, "ETL_LOGICAL_TIME", "the latest --schedule tick, else now")
 	}
 	bindSchedule(fs, &c)
 	bindExport(fs, &c, "./out")
@@ -173,10 +193,11 @@ func (p *process) parseRun(name string, args []string, needSchedule bool) (Confi
 		}
 		fs.PrintDefaults()
 	}
-	if err := fs.parse(args); err != nil {
-		return c, nil, err
+	err := fs.parse(args)
+	if err == nil {
+		err = c.validate()
 	}
-	if err := c.validate(); err != nil {
+	if err != nil {
 		return c, nil, err
 	}
 	if c.Sessions == "" {
@@ -185,12 +206,8 @@ func (p *process) parseRun(name string, args []string, needSchedule bool) (Confi
 	if needSchedule && c.Schedule == "" {
 		return c, nil, usagef("--schedule is required: a cron expression such as \"0 * * * *\", @hourly or @every 15m")
 	}
-	if logical != "" {
-		t, err := parseLogicalTime(logical, p.now())
-		if err != nil {
-			return c, nil, err
-		}
-		c.LogicalTime = t
+	if c.LogicalTime, err = parseLogicalTime(logical, p.clock.Now()); err != nil {
+		return c, nil, err
 	}
 	creds, err := credentialsFromEnv(p.getenv, os.ReadFile)
 	if err != nil {
@@ -205,23 +222,16 @@ func (p *process) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logical := cfg.LogicalTime
-	if logical.IsZero() {
-		logical = p.now()
-		if cfg.Schedule != "" {
-			s, err := parseSchedule(cfg.Schedule, cfg.Timezone)
-			if err != nil {
-				return err
-			}
-			if logical, err = s.Latest(p.now()); err != nil {
-				return usagef("%v", err)
-			}
+	if cfg.LogicalTime.IsZero() && cfg.Schedule != "" {
+		s, err := parseSchedule(cfg.Schedule, cfg.Timezone)
+		if err != nil {
+			return err
+		}
+		if cfg.LogicalTime, err = s.Latest(p.clock.Now()); err != nil {
+			return usagef("%v", err)
 		}
 	}
-	r := p.runner(log)
-	rep := r.export(ctx, cfg, logical)
-	p.push(ctx, cfg, log, rep)
-	return codeErr(rep.ExitCode)
+	return codeErr(p.export(ctx, cfg, log))
 }
 
 func (p *process) schedule(ctx context.Context, args []string) error {
@@ -233,12 +243,10 @@ func (p *process) schedule(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r := p.runner(log)
 	log.Info("scheduler started", "schedule", s.spec)
-	code := s.loop(ctx, log, p.now, func(ctx context.Context, logical time.Time) int {
-		rep := r.export(ctx, cfg, logical)
-		p.push(ctx, cfg, log, rep)
-		return rep.ExitCode
+	code := s.loop(ctx, log, p.clock, func(ctx context.Context, logical time.Time) int {
+		cfg.LogicalTime = logical
+		return p.export(ctx, cfg, log)
 	})
 	// SIGTERM while idle is a clean stop (0); a run it interrupted committed
 	// nothing, has said so, and gives its own code.
@@ -246,6 +254,10 @@ func (p *process) schedule(ctx context.Context, args []string) error {
 	return codeErr(code)
 }
 
-func (p *process) runner(log *slog.Logger) *runner {
-	return &runner{log: log, now: p.now, stdin: p.stdin, store: p.store}
+// export runs one export of cfg (now, if cfg has no logical time), pushes
+// its metrics and returns its exit code.
+func (p *process) export(ctx context.Context, cfg Config, log *slog.Logger) int {
+	rep, _ := pipeline.Run(ctx, p.options(cfg, log)) // the report holds the error, and Run has logged it
+	p.push(ctx, cfg, log, rep)
+	return rep.ExitCode
 }

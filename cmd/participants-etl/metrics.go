@@ -8,13 +8,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
+
+	"github.com/participants-etl/participants-etl/internal/pipeline"
 )
 
 // push sends the run's metrics to --pushgateway, the usual way to watch a
 // batch job. It uses Add (POST), so last_success_timestamp_seconds keeps
 // its value from the last good run when this one failed. A Pushgateway
 // that is down is logged, never fatal: the data is what matters.
-func (p *process) push(ctx context.Context, cfg Config, log *slog.Logger, rep *Report) {
+func (p *process) push(ctx context.Context, cfg Config, log *slog.Logger, rep *pipeline.Report) {
 	if cfg.Pushgateway == "" {
 		return
 	}
@@ -35,7 +37,7 @@ func (p *process) push(ctx context.Context, cfg Config, log *slog.Logger, rep *R
 	gauge("requests", "API requests sent by the last run.", float64(rep.API.Requests))
 	gauge("duration_seconds", "Wall time of the last run.", rep.DurationSec)
 	gauge("exit_code", "Exit code of the last run (0 ok, 1 failed, 2 configuration, 3 partial).", float64(code))
-	gauge("last_run_timestamp_seconds", "When the last run finished.", float64(p.now().Unix()))
+	gauge("last_run_timestamp_seconds", "When the last run finished.", float64(p.clock.Now().Unix()))
 	retries := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "participants_etl", Name: "retries",
 		Help: "API retries of the last run, by cause."}, []string{"cause"})
 	for cause, n := range rep.API.RetriesByCause {
@@ -43,7 +45,7 @@ func (p *process) push(ctx context.Context, cfg Config, log *slog.Logger, rep *R
 	}
 	reg.MustRegister(retries)
 	if code == exitOK || code == exitPartial {
-		gauge("last_success_timestamp_seconds", "When a run last committed its output.", float64(p.now().Unix()))
+		gauge("last_success_timestamp_seconds", "When a run last committed its output.", float64(p.clock.Now().Unix()))
 	}
 
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"k8s.io/utils/clock"
 )
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -94,22 +95,25 @@ func (s *schedule) Latest(t time.Time) (time.Time, error) {
 // skipped and logged. It returns when ctx is cancelled, after any run in
 // progress has stopped, with that run's exit code if the stop cut it
 // short, else 0.
-func (s *schedule) loop(ctx context.Context, log *slog.Logger, now func() time.Time, export func(ctx context.Context, logical time.Time) int) int {
-	next := s.Next(now())
+//
+// The timer is armed before "waiting for next tick" is logged, so a test on
+// a fake clock may step it as soon as it has seen that line.
+func (s *schedule) loop(ctx context.Context, log *slog.Logger, clk clock.Clock, export func(ctx context.Context, logical time.Time) int) int {
+	next := s.Next(clk.Now())
 	for {
+		timer := clk.NewTimer(next.Sub(clk.Now()))
 		log.Info("waiting for next tick", "next_run", next.UTC().Format(time.RFC3339), "schedule", s.spec)
-		timer := time.NewTimer(time.Until(next))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return exitOK
-		case <-timer.C:
+		case <-timer.C():
 		}
 		code := export(ctx, next)
 		if ctx.Err() != nil {
 			return code
 		}
-		after := s.Next(now())
+		after := s.Next(clk.Now())
 		if skipped := s.countBetween(next, after); skipped > 0 {
 			log.Warn("skipped ticks that came while the previous run was still going", "skipped", skipped, "previous_run", next.UTC().Format(time.RFC3339), "exit_code", code)
 		}

@@ -2,12 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/participants-etl/participants-etl/extract/videosdktest"
 )
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -76,42 +83,55 @@ func TestParseScheduleErrors(t *testing.T) {
 	}
 }
 
-// TestLoopNeverOverlaps drives the loop with a run longer than the tick
-// interval: runs must be strictly sequential, ticks that pass meanwhile are
-// skipped, and each run gets its tick as logical time.
+// TestLoopNeverOverlaps drives the loop on a fake clock with runs longer
+// than the tick interval: runs must be strictly sequential, ticks that pass
+// meanwhile are skipped (and said so), and each run gets its tick as
+// logical time.
 func TestLoopNeverOverlaps(t *testing.T) {
 	s, err := parseSchedule("@every 1s", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4500*time.Millisecond)
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 26, 14, 0, 0, 300e6, time.UTC))
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var (
 		running atomic.Int32
 		mu      sync.Mutex
 		ticks   []time.Time
 	)
-	code := s.loop(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now, func(ctx context.Context, logical time.Time) int {
-		if running.Add(1) != 1 {
-			t.Error("two runs at once")
+	code := make(chan int, 1)
+	go func() {
+		code <- s.loop(ctx, log, clk, func(ctx context.Context, logical time.Time) int {
+			if running.Add(1) != 1 {
+				t.Error("two runs at once")
+			}
+			defer running.Add(-1)
+			mu.Lock()
+			ticks = append(ticks, logical)
+			mu.Unlock()
+			clk.Step(1500 * time.Millisecond) // longer than one interval
+			return exitOK
+		})
+	}()
+	for i := 1; i <= 4; i++ {
+		logs.waitFor(t, 10*time.Second, fmt.Sprintf("wait %d", i), func(s string) bool {
+			return strings.Count(s, "waiting for next tick") >= i
+		})
+		if i < 4 {
+			clk.Step(time.Second)
 		}
-		defer running.Add(-1)
-		mu.Lock()
-		ticks = append(ticks, logical)
-		mu.Unlock()
-		select { // longer than one interval
-		case <-time.After(1500 * time.Millisecond):
-		case <-ctx.Done():
-		}
-		return exitOK
-	})
-	if code != exitOK {
-		t.Errorf("loop returned %d", code)
+	}
+	cancel()
+	if got := <-code; got != exitOK {
+		t.Errorf("loop returned %d", got)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(ticks) < 2 {
-		t.Fatalf("%d runs in 4.5s, want at least 2", len(ticks))
+	if len(ticks) != 3 {
+		t.Fatalf("%d runs for 3 ticks", len(ticks))
 	}
 	for i, tk := range ticks {
 		if !tk.Equal(tk.Truncate(time.Second)) {
@@ -121,34 +141,132 @@ func TestLoopNeverOverlaps(t *testing.T) {
 			t.Errorf("runs at %s and %s: the tick during a run was not skipped", ticks[i-1], tk)
 		}
 	}
-}
-
-func TestShardOfIsStableAndCoversAll(t *testing.T) {
-	// Pinned values (FNV-1a 64 computed independently): changing the hash
-	// would move sessions between shards of reruns, so these never change.
-	for _, tt := range []struct {
-		id      string
-		n, want int
-	}{
-		{"61763c2597b0c743cf454204", 7, 6}, {"61763c2597b0c743cf454204", 4, 3},
-		{"a1pu7evl", 7, 2}, {"x", 4, 3},
-	} {
-		if got := shardOf(tt.id, tt.n); got != tt.want {
-			t.Errorf("shardOf(%q, %d) = %d, want %d", tt.id, tt.n, got, tt.want)
-		}
-	}
-	if got := shardOf("abc", 1); got != 0 {
-		t.Errorf("one shard: got %d", got)
-	}
-	counts := make([]int, 4)
-	for i := 0; i < 4000; i++ {
-		counts[shardOf("session-"+itoa(i), 4)]++
-	}
-	for i, n := range counts {
-		if n < 800 || n > 1200 {
-			t.Errorf("shard %d took %d of 4000 IDs: the hash does not spread", i, n)
-		}
+	if !strings.Contains(logs.String(), "skipped ticks") {
+		t.Errorf("no line about the skipped ticks:\n%s", logs.String())
 	}
 }
 
-func itoa(i int) string { return time.Duration(i).String() }
+// scheduled is `schedule` running in-process on a fake clock.
+type scheduled struct {
+	clock  *clocktesting.FakeClock
+	stderr *lockedBuffer
+	stop   context.CancelFunc // what SIGTERM does, through main's signal.NotifyContext
+	code   chan int
+}
+
+func startScheduled(t *testing.T, now time.Time, args ...string) *scheduled {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	s := &scheduled{clock: clocktesting.NewFakeClock(now), stderr: &lockedBuffer{}, stop: cancel, code: make(chan int, 1)}
+	p := process{getenv: credsEnv(nil), stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.stderr, clock: s.clock}
+	args = append(append([]string{"schedule"}, args...), "--log-format", "json", "--progress-interval", "0")
+	go func() { s.code <- runMain(ctx, args, p) }()
+	t.Cleanup(func() {
+		cancel()
+		<-s.code
+	})
+	return s
+}
+
+// waitIdle waits for the n-th "waiting for next tick": the loop's timer is
+// then armed, and stepping the clock fires it.
+func (s *scheduled) waitIdle(t *testing.T, n int) {
+	t.Helper()
+	s.stderr.waitFor(t, 30*time.Second, fmt.Sprintf("idle scheduler (%d)", n), func(out string) bool {
+		return strings.Count(out, `"message":"waiting for next tick"`) >= n
+	})
+}
+
+func (s *scheduled) exitCode(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-s.code:
+		s.code <- code // for Cleanup
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatalf("scheduler still running 10s after the stop; stderr:\n%s", tail(s.stderr.String(), 2000))
+		return 0
+	}
+}
+
+// TestScheduleRunsOnEveryTick: @every 2s runs on every tick, never
+// overlapping, each tick in its own slot with the whole table, and a stop
+// while idle exits 0.
+func TestScheduleRunsOnEveryTick(t *testing.T) {
+	sessions := videosdktest.Generate(17, 10)
+	for i := range sessions { // static data, so every tick must write the same rows
+		sessions[i].Live = videosdktest.NotLive
+	}
+	srv := newSim(t, videosdktest.Options{Sessions: sessions})
+	out := t.TempDir()
+	s := startScheduled(t, time.Date(2026, 11, 26, 14, 0, 1, 0, time.UTC), "--schedule", "@every 2s",
+		"--sessions", writeList(t, ids(sessions)...), "--output", out, "--api-url", srv.URL())
+	for i := 1; i <= 2; i++ {
+		s.waitIdle(t, i)
+		s.clock.Step(2 * time.Second)
+	}
+	s.waitIdle(t, 3)
+	s.stop()
+	if code := s.exitCode(t); code != exitOK {
+		t.Fatalf("exit %d after the stop, want 0; stderr:\n%s", code, tail(s.stderr.String(), 3000))
+	}
+	reps := readReports(t, out)
+	if len(reps) != 2 {
+		t.Fatalf("%d runs for 2 ticks", len(reps))
+	}
+	for i, r := range reps {
+		if r.Status != "succeeded" {
+			t.Errorf("run %d: %s %s", i, r.Status, r.Error)
+		}
+		if want := fmt.Sprintf("2026-11-26T14:00:0%dZ", 2+2*i); r.LogicalTime != want {
+			t.Errorf("run %d: logical time %s, want the tick %s", i, r.LogicalTime, want)
+		}
+		if i > 0 && reps[i-1].FinishedAt > r.StartedAt {
+			t.Errorf("runs %d and %d overlap", i-1, i)
+		}
+	}
+	// Each tick is its own slot; every slot holds the whole table once.
+	want := wantRows(t, srv.Snapshot())
+	for _, r := range reps {
+		var n int64
+		for _, f := range r.Files {
+			n += f.Rows
+		}
+		if n != int64(len(want)) {
+			t.Errorf("tick %s wrote %d rows, want %d", r.LogicalTime, n, len(want))
+		}
+	}
+	if !strings.Contains(s.stderr.String(), `"message":"scheduler stopped"`) {
+		t.Errorf("no stop line in the log")
+	}
+}
+
+// TestScheduleStopDuringARun: a stop (SIGTERM) that arrives while a
+// scheduled run is fetching stops it the way `run` stops: nothing of it is
+// visible, and the exit code (1) says the run did not commit.
+func TestScheduleStopDuringARun(t *testing.T) {
+	sessions := videosdktest.Generate(19, 120)
+	srv := newSim(t, videosdktest.Options{Sessions: sessions, Latency: 50 * time.Millisecond})
+	requests, apiURL := countRequests(t, srv)
+	out := t.TempDir()
+	s := startScheduled(t, time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC), "--schedule", "@every 1s",
+		"--sessions", writeList(t, ids(sessions)...), "--output", out, "--api-url", apiURL, "--concurrency", "2")
+	fetching := requests.after(11)
+	s.waitIdle(t, 1)
+	s.clock.Step(time.Second)
+	waitFor(t, fetching, 15*time.Second, "the first scheduled run to be fetching")
+	s.stop()
+	start := time.Now()
+	if code := s.exitCode(t); code != exitFailed {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, tail(s.stderr.String(), 2000))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s to stop", d)
+	}
+	if files := writtenFiles(t, out); len(files) != 0 {
+		t.Errorf("an interrupted run left files in the table: %s", describe(files))
+	}
+	if staged, _ := filepath.Glob(filepath.Join(out, "_staging", "*", "*", "*")); len(staged) != 0 {
+		t.Errorf("an interrupted run left staging: %v", staged)
+	}
+}

@@ -18,7 +18,7 @@ func TestServeThenRun(t *testing.T) {
 	list := filepath.Join(t.TempDir(), "ids.txt")
 	served := make(chan int, 1)
 	go func() {
-		served <- runMain(ctx, []string{"serve", "--session-count", "12", "--list", list}, envMap(nil), strings.NewReader(""), pw, io.Discard)
+		served <- runMain(ctx, []string{"serve", "--session-count", "12", "--list", list}, process{getenv: envMap(nil), stdin: strings.NewReader(""), stdout: pw, stderr: io.Discard})
 		pw.Close()
 	}()
 

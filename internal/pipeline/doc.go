@@ -1,0 +1,20 @@
+// Package pipeline owns one run of the export: one slot (a logical time and
+// a shard) from the session list to a published table and its report.
+//
+// Run reads the session list (a file, gs://bucket/object, or the reader
+// given for "-"), keeps the IDs of its shard (FNV-1a of the ID, stable
+// across runs), opens the table and begins a load.Run for the slot, fetches
+// the sessions through one extract.Client with at most Concurrency requests
+// in flight, turns each session into rows with transform, and hands them to
+// a single writer goroutine. That writer owns the report: fetchers send it
+// rows and failures alike, and it stops the run (committing nothing) once
+// more than MaxFailedFraction of the sessions failed. When every session is
+// in, the run is published (load's commit protocol), the report is written
+// under _runs/ and one summary line is logged. Everything a run needs comes
+// in through Options (store, tokens, clock, logger, standard input, test
+// hooks); the package keeps no state between runs.
+//
+// It hands on a *Report whose ExitCode says what the run means to whoever
+// retries it, and the error that stopped it, if any. Flags, environment,
+// signals and schedules are the command's business, not this package's.
+package pipeline

@@ -1,0 +1,101 @@
+package pipeline
+
+import (
+	"errors"
+
+	"github.com/participants-etl/participants-etl/extract"
+	"github.com/participants-etl/participants-etl/load"
+	"github.com/participants-etl/participants-etl/transform"
+)
+
+// Exit codes: what a run's outcome means to whoever retries it. They are
+// part of the report, so the process exits with the code its report shows.
+const (
+	ExitOK      = 0 // every listed session exported
+	ExitFailed  = 1 // nothing committed; a retry may cure it
+	ExitConfig  = 2 // configuration (credentials, bucket); a retry will not cure it
+	ExitPartial = 3 // committed, but some sessions (named in the report) were not exported
+)
+
+// Report is the run report written under <output>/_runs/ after the run's
+// files are published (or, for a failed run, in their place), so that an
+// operator can see what every run did without reading the table.
+type Report struct {
+	ReportVersion  int                   `json:"report_version"`
+	RunID          string                `json:"run_id"`
+	LogicalTime    string                `json:"logical_time"`
+	Shard          Shard                 `json:"shard"`
+	StartedAt      string                `json:"started_at"`
+	FinishedAt     string                `json:"finished_at"`
+	DurationSec    float64               `json:"duration_seconds"`
+	Status         string                `json:"status"` // succeeded, partial, failed
+	ExitCode       int                   `json:"exit_code"`
+	Error          string                `json:"error,omitempty"`
+	Sessions       string                `json:"sessions_source"`
+	Output         string                `json:"output"`
+	Counts         Counts                `json:"counts"`
+	API            extract.Stats         `json:"api"`
+	Failed         []Failure             `json:"failed_sessions"`
+	Invalid        []extract.InvalidLine `json:"invalid_lines"`
+	InvalidOmitted int                   `json:"invalid_lines_omitted,omitempty"`
+	Files          []load.FileInfo       `json:"files"`
+}
+
+// Shard is the part of the session list a run exports.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// Counts are the report's tallies.
+type Counts struct {
+	// SessionsListed counts the distinct valid IDs in the whole list.
+	SessionsListed int `json:"sessions_listed"`
+	// SessionsInShard counts those that fall to this shard.
+	SessionsInShard  int `json:"sessions_in_shard"`
+	SessionsExported int `json:"sessions_exported"`
+	// SessionsFailed is len(Report.Failed), set when the run finishes.
+	SessionsFailed int `json:"sessions_failed"`
+	// SessionsInvalid counts list lines that were not sent; they belong to
+	// shard 0's report and exit code.
+	SessionsInvalid int   `json:"sessions_invalid"`
+	DuplicateLines  int   `json:"duplicate_lines"`
+	Pages           int64 `json:"pages"` // API.Pages, kept here for readers of counts
+	transform.Stats
+}
+
+// Failure is a session the run could not export.
+type Failure struct {
+	SessionID string `json:"session_id"`
+	Reason    string `json:"reason"`
+}
+
+// finish sets what follows from the rest of the report once the run is
+// over: the derived counts, the exit code and the status.
+func (rep *Report) finish(err error) {
+	rep.Counts.SessionsFailed = len(rep.Failed)
+	rep.Counts.Pages = rep.API.Pages
+	rep.ExitCode = exitCode(err, rep)
+	switch {
+	case err != nil:
+		rep.Status, rep.Error = "failed", err.Error()
+	case rep.ExitCode == ExitPartial:
+		rep.Status = "partial"
+	default:
+		rep.Status = "succeeded"
+	}
+}
+
+func exitCode(err error, rep *Report) int {
+	switch {
+	case err == nil:
+		if len(rep.Failed) > 0 || (rep.Shard.Index == 0 && rep.Counts.SessionsInvalid > 0) {
+			return ExitPartial
+		}
+		return ExitOK
+	case errors.Is(err, extract.ErrUnauthorized), errors.Is(err, load.ErrStoreAccess), errors.Is(err, load.ErrShardCountChanged):
+		return ExitConfig
+	default:
+		return ExitFailed
+	}
+}

@@ -1,0 +1,415 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/utils/clock"
+
+	"github.com/participants-etl/participants-etl/extract"
+	"github.com/participants-etl/participants-etl/load"
+	"github.com/participants-etl/participants-etl/transform"
+)
+
+// Defaults of Options that no other package owns, for the command's flags.
+const (
+	DefaultMaxFailedFraction = 0.5
+	DefaultMaxSessions       = 1_000_000
+	DefaultProgressInterval  = 5 * time.Second
+)
+
+// Options is everything one run needs. The zero value of a field takes the
+// default its comment names.
+type Options struct {
+	// Sessions is where the session list is: a file, gs://bucket/object, or
+	// "-" for Stdin. Reports name it as given.
+	Sessions string
+	Stdin    io.Reader
+	// MaxSessions is the most IDs one list may hold; more are reported
+	// invalid. 0 is no limit; the command's default is DefaultMaxSessions.
+	MaxSessions int
+
+	// Output is the table's location, a directory or gs://bucket/prefix,
+	// opened (and the session list read) with Store.
+	Output string
+	Store  load.OpenOptions
+	Write  load.WriteOptions
+
+	// LogicalTime and the shard name the slot the run writes; the logical
+	// time is truncated to the second. ShardCount 0 means 1.
+	LogicalTime time.Time
+	ShardIndex  int
+	ShardCount  int
+
+	// API configures the client; API.Tokens is required. API.Logger
+	// defaults to Logger.
+	API extract.Options
+	// MaxFailedFraction: above this share of failed sessions the API is
+	// probably down, and the run commits nothing. Zero fails the run on the
+	// first failed session.
+	MaxFailedFraction float64
+	// ProgressInterval between progress lines; 0 for none.
+	ProgressInterval time.Duration
+
+	Clock  clock.Clock  // default: the real clock
+	Logger *slog.Logger // default: discard
+}
+
+var errTooManyFailed = errors.New("too many sessions failed")
+
+// run is one Run in progress. Its report is owned by the goroutine that
+// calls Run, and during extraction by the writer goroutine alone.
+type run struct {
+	opts  Options
+	slot  load.Slot
+	clock clock.Clock
+	log   *slog.Logger
+	rep   *Report
+}
+
+// Run exports one slot and returns its report, which carries the exit code.
+// The error says why nothing was committed; it is nil when the run
+// committed, even if some sessions failed (rep.ExitCode is then
+// ExitPartial). Run logs a start line and one summary line, and writes the
+// report to the table unless it was stopped by ctx.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if opts.ShardCount < 1 {
+		opts.ShardCount = 1
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.API.Logger == nil {
+		opts.API.Logger = opts.Logger
+	}
+	started := opts.Clock.Now()
+	slot := load.Slot{LogicalTime: opts.LogicalTime.UTC().Truncate(time.Second), ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount}
+	rep := &Report{
+		ReportVersion: 1,
+		RunID:         newRunID(slot.LogicalTime),
+		LogicalTime:   slot.LogicalTime.Format(time.RFC3339),
+		Shard:         Shard{opts.ShardIndex, opts.ShardCount},
+		StartedAt:     started.UTC().Format(time.RFC3339Nano),
+		Sessions:      opts.Sessions,
+		Output:        opts.Output,
+		Failed:        []Failure{},
+		Invalid:       []extract.InvalidLine{},
+		Files:         []load.FileInfo{},
+	}
+	r := &run{
+		opts:  opts,
+		slot:  slot,
+		clock: opts.Clock,
+		log:   opts.Logger.With("run_id", rep.RunID, "logical_time", rep.LogicalTime, "shard", opts.ShardIndex, "shard_count", opts.ShardCount),
+		rep:   rep,
+	}
+	r.log.Info("run starting", "sessions_source", opts.Sessions, "output", opts.Output)
+
+	table, err := r.do(ctx)
+	if table != nil {
+		defer table.Close()
+	}
+	finished := r.clock.Now()
+	rep.FinishedAt = finished.UTC().Format(time.RFC3339Nano)
+	rep.DurationSec = finished.Sub(started).Seconds()
+	rep.finish(err)
+
+	// The report is written last, after publishing; a failed run's report
+	// tells the operator why nothing was committed. A stopped run has no
+	// time to spare for it.
+	if table != nil && !errors.Is(err, context.Canceled) {
+		r.writeReport(ctx, table)
+	}
+	r.summary(err)
+	return rep, err
+}
+
+func (r *run) writeReport(ctx context.Context, table *load.Table) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	b, _ := json.MarshalIndent(r.rep, "", "  ")
+	path, err := table.WriteReport(wctx, r.slot, r.rep.RunID, append(b, '\n'))
+	if err != nil {
+		r.log.Error("could not write the run report", "error", err)
+		if code := r.rep.ExitCode; code == ExitOK || code == ExitPartial {
+			// The data is committed; the report is what says so.
+			r.log.Warn("data is published but the report is missing; a rerun of this logical time rewrites both")
+		}
+		return
+	}
+	r.log.Debug("run report written", "path", path)
+}
+
+func (r *run) summary(err error) {
+	rep := r.rep
+	c := rep.Counts
+	attrs := []any{
+		"status", rep.Status, "exit_code", rep.ExitCode, "duration_seconds", round(rep.DurationSec),
+		"sessions_listed", c.SessionsListed, "sessions_in_shard", c.SessionsInShard,
+		"sessions_exported", c.SessionsExported, "sessions_failed", c.SessionsFailed,
+		"sessions_invalid", c.SessionsInvalid, "pages", c.Pages, "rows", c.Rows,
+		"participants_without_timelog", c.ParticipantsWithoutTimelog,
+		"requests", rep.API.Requests, "retries_by_cause", rep.API.RetriesByCause, "files", len(rep.Files),
+	}
+	if err != nil {
+		r.log.Error("run failed, nothing committed", append(attrs, "error", err.Error())...)
+		return
+	}
+	r.log.Info("run finished", attrs...)
+}
+
+func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
+
+// do is the run proper. It returns the table (for the report) once the
+// output was opened, and an error when nothing was committed.
+func (r *run) do(ctx context.Context) (*load.Table, error) {
+	ids, err := r.readSessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	table, err := load.Open(ctx, r.opts.Output, r.opts.Store) // its errors name the output
+	if err != nil {
+		return nil, err
+	}
+	client, err := extract.NewClient(r.opts.API)
+	if err != nil {
+		return table, err
+	}
+	lr, err := table.Begin(ctx, r.slot, r.rep.RunID, r.opts.Write)
+	if err != nil {
+		return table, fmt.Errorf("begin run: %w", err)
+	}
+	published := false
+	defer func() {
+		if !published {
+			// Remove this run's staging now if there is time; otherwise the
+			// next run of the slot does.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+			if err := lr.Abort(actx); err != nil {
+				r.log.Warn("could not remove this run's staging; the next run of this slot will", "error", err)
+			}
+			cancel()
+		}
+	}()
+
+	err = r.extractAll(ctx, client, lr, ids)
+	r.rep.API = client.Stats()
+	if err != nil {
+		return table, err
+	}
+	if ctx.Err() != nil {
+		return table, fmt.Errorf("stopped before publishing: %w", context.Cause(ctx))
+	}
+	// Publishing is the commit point: once begun it is finished, even if a
+	// signal arrives meanwhile, so that no half-published run is left behind.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	defer cancel()
+	files, err := lr.Publish(pctx)
+	if err != nil {
+		return table, fmt.Errorf("publish: %w", err)
+	}
+	published = true
+	r.rep.Files = append(r.rep.Files, files...)
+	for _, f := range files {
+		r.log.Info("file published", "path", f.Path, "rows", f.Rows, "bytes", f.Bytes)
+	}
+	return table, nil
+}
+
+// readSessions reads the list, counts it into the report and returns the
+// IDs of this run's shard.
+func (r *run) readSessions(ctx context.Context) ([]string, error) {
+	src := r.opts.Sessions
+	rc := io.NopCloser(r.opts.Stdin)
+	if src != "-" {
+		var err error
+		// A missing file or object wraps load.ErrStoreAccess: exit 2.
+		if rc, err = load.ReadObject(ctx, src, r.opts.Store); err != nil {
+			return nil, fmt.Errorf("read session list: %w", err)
+		}
+	}
+	defer rc.Close()
+	list, err := extract.ReadSessionList(rc, r.opts.MaxSessions)
+	if err != nil {
+		return nil, fmt.Errorf("read session list %s: %w", src, err)
+	}
+	rep := r.rep
+	rep.Counts.SessionsListed = len(list.IDs)
+	rep.Counts.SessionsInvalid = len(list.Invalid) + list.InvalidOmitted
+	rep.Counts.DuplicateLines = list.Duplicates
+	if r.slot.ShardIndex == 0 { // invalid lines are shard 0's to report
+		rep.Invalid = append(rep.Invalid, list.Invalid...)
+		rep.InvalidOmitted = list.InvalidOmitted
+		for _, bad := range list.Invalid {
+			r.log.Warn("invalid line in session list, not sent", "line", bad.Line, "value", bad.Value, "reason", bad.Reason)
+		}
+	}
+	ids := list.IDs
+	if n := r.slot.ShardCount; n > 1 {
+		ids = ids[:0:0]
+		for _, id := range list.IDs {
+			if shardOf(id, n) == r.slot.ShardIndex {
+				ids = append(ids, id)
+			}
+		}
+	}
+	rep.Counts.SessionsInShard = len(ids)
+	return ids, nil
+}
+
+// result is one session's outcome on its way to the writer: its rows, or
+// the reason it failed.
+type result struct {
+	rows    []transform.Row
+	stats   transform.Stats
+	failure *Failure // set when the session failed
+}
+
+// extractAll fetches every session with at most API.Concurrency sessions in
+// progress, and feeds their results to one writer goroutine, which alone
+// updates the report. The channel between them is short, so a slow store
+// slows the fetching down and memory stays bounded by concurrency, not by
+// the number of sessions.
+func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.Run, ids []string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	out := make(chan result, 2)
+
+	var done, rows atomic.Int64 // for progress lines only
+	stopProgress := r.progress(ctx, len(ids), &done, &rows, func() int64 { return client.Stats().Pages })
+	defer stopProgress()
+
+	// The writer: the only goroutine that touches the load run and the
+	// report, with one Arrow builder reused for every session. Returning an
+	// error cancels the fetchers.
+	maxFails := int(r.opts.MaxFailedFraction * float64(len(ids)))
+	g.Go(func() error {
+		b := transform.NewBuilder(nil)
+		defer b.Release()
+		rep := r.rep
+		for res := range out {
+			done.Add(1)
+			if f := res.failure; f != nil {
+				rep.Failed = append(rep.Failed, *f)
+				if len(rep.Failed) > maxFails {
+					return fmt.Errorf("%w: %d of %d sessions failed, more than --max-failed-fraction %g; the API is probably down (last: %s)",
+						errTooManyFailed, len(rep.Failed), len(ids), r.opts.MaxFailedFraction, f.Reason)
+				}
+				continue
+			}
+			b.Append(res.rows...)
+			rec := b.NewRecord()
+			err := lr.Write(gctx, rec)
+			rec.Release()
+			if err != nil {
+				return fmt.Errorf("write parquet: %w", err)
+			}
+			rep.Counts.Stats.Add(res.stats)
+			rep.Counts.SessionsExported++
+			rows.Add(int64(res.stats.Rows))
+		}
+		return nil
+	})
+
+	// The fetchers, and the goroutine that closes out once they are done.
+	fetchers, fctx := errgroup.WithContext(gctx)
+	limit := r.opts.API.Concurrency
+	if limit <= 0 {
+		limit = extract.DefaultConcurrency
+	}
+	fetchers.SetLimit(limit)
+	g.Go(func() error {
+		defer close(out)
+		for _, id := range ids {
+			if fctx.Err() != nil {
+				break
+			}
+			fetchers.Go(func() error {
+				res, err := r.fetch(fctx, client, id)
+				if err != nil {
+					return err
+				}
+				select {
+				case out <- res:
+					return nil
+				case <-fctx.Done():
+					return fctx.Err()
+				}
+			})
+		}
+		return fetchers.Wait()
+	})
+	err := g.Wait()
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("stopped: %w", context.Cause(ctx))
+	}
+	return err
+}
+
+// fetch reads one session and turns it into rows. A failure confined to
+// the session is a result, not an error.
+func (r *run) fetch(ctx context.Context, client *extract.Client, id string) (result, error) {
+	s, err := client.FetchSession(ctx, id)
+	if err != nil {
+		var se *extract.SessionError
+		if !errors.As(err, &se) || ctx.Err() != nil {
+			return result{}, err
+		}
+		r.log.Warn("session failed", "session_id", id, "reason", se.Reason)
+		return result{failure: &Failure{SessionID: id, Reason: se.Reason}}, nil
+	}
+	rows, st := transform.Rows(s, transform.Meta{ExtractedAt: r.clock.Now(), RunID: r.rep.RunID})
+	return result{rows: rows, stats: st}, nil
+}
+
+// progress logs a progress line every ProgressInterval until the returned
+// func is called. The timer is armed before progress returns and re-armed
+// before each line is logged, so a test on a fake clock may step it as
+// soon as it has seen the previous line.
+func (r *run) progress(ctx context.Context, total int, done, rows *atomic.Int64, pages func() int64) (stop func()) {
+	every := r.opts.ProgressInterval
+	if every <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	timer := r.clock.NewTimer(every)
+	start := r.clock.Now()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer timer.Stop()
+		last, lastPages := start, int64(0)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C():
+			}
+			timer.Reset(every)
+			now, p := r.clock.Now(), pages()
+			rate := float64(p-lastPages) / now.Sub(last).Seconds()
+			r.log.Info("progress", "sessions_done", done.Load(), "sessions_total", total, "rows", rows.Load(),
+				"pages", p, "pages_per_second", round(rate), "elapsed_seconds", round(now.Sub(start).Seconds()))
+			last, lastPages = now, p
+		}
+	})
+	return func() { cancel(); wg.Wait() }
+}
+
+// newRunID is unique per run and sorts by logical time.
+func newRunID(logical time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return logical.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}

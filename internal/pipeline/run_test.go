@@ -1,0 +1,163 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/participants-etl/participants-etl/extract"
+	"github.com/participants-etl/participants-etl/extract/videosdktest"
+)
+
+const (
+	testAPIKey = "test-api-key"
+	testSecret = "test-secret"
+)
+
+// lineWriter sends each log line to a channel, so a test waits for a line
+// instead of for time to pass.
+type lineWriter chan<- string
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	w <- string(p)
+	return len(p), nil
+}
+
+func TestProgressOnAFakeClock(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC))
+	lines := make(chan string, 10)
+	r := &run{opts: Options{ProgressInterval: 5 * time.Second}, clock: clk, log: slog.New(slog.NewJSONHandler(lineWriter(lines), nil))}
+	var done, rows, pages atomic.Int64
+	stop := r.progress(t.Context(), 10, &done, &rows, pages.Load)
+	defer stop()
+	for i := int64(1); i <= 3; i++ {
+		done.Store(i)
+		rows.Store(100 * i)
+		pages.Store(10 * i)
+		clk.Step(5 * time.Second)
+		var line struct {
+			Msg            string
+			SessionsDone   int64 `json:"sessions_done"`
+			SessionsTotal  int64 `json:"sessions_total"`
+			Rows, Pages    int64
+			PagesPerSecond float64 `json:"pages_per_second"`
+			ElapsedSeconds float64 `json:"elapsed_seconds"`
+		}
+		select {
+		case l := <-lines:
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no progress line after step %d", i)
+		}
+		if line.Msg != "progress" || line.SessionsDone != i || line.SessionsTotal != 10 || line.Rows != 100*i ||
+			line.Pages != 10*i || line.PagesPerSecond != 2 || line.ElapsedSeconds != float64(5*i) {
+			t.Errorf("step %d: %+v", i, line)
+		}
+	}
+	stop()
+	select {
+	case l := <-lines:
+		t.Errorf("a line after stop: %s", l)
+	default:
+	}
+}
+
+// runOptions runs the sessions of srv, and the missing IDs, into a
+// temporary table on a fake clock.
+func runOptions(t *testing.T, srv *videosdktest.Server, missing ...string) Options {
+	var list strings.Builder
+	for _, s := range srv.Snapshot() {
+		list.WriteString(s.ID + "\n")
+	}
+	for _, id := range missing {
+		list.WriteString(id + "\n")
+	}
+	return Options{
+		Sessions:    "-",
+		Stdin:       strings.NewReader(list.String()),
+		Output:      t.TempDir(),
+		LogicalTime: time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC),
+		API: extract.Options{
+			BaseURL: srv.URL(),
+			Tokens:  extract.NewMinter(testAPIKey, []byte(testSecret), 10*time.Minute),
+		},
+		MaxFailedFraction: DefaultMaxFailedFraction,
+		Clock:             clocktesting.NewFakeClock(time.Date(2026, 11, 26, 14, 3, 0, 0, time.UTC)),
+	}
+}
+
+func newSim(t *testing.T, n int) *videosdktest.Server {
+	srv := videosdktest.NewServer(videosdktest.Options{Sessions: videosdktest.Generate(5, n), APIKey: testAPIKey, Secret: []byte(testSecret)})
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestReportOfAPartialRun reads the written report as JSON: its field
+// names are what operators' tooling reads.
+func TestReportOfAPartialRun(t *testing.T) {
+	srv := newSim(t, 4)
+	opts := runOptions(t, srv, "missing-session")
+	rep, err := Run(t.Context(), opts)
+	if err != nil || rep.ExitCode != ExitPartial || rep.Status != "partial" {
+		t.Fatalf("exit %d, status %s, err %v", rep.ExitCode, rep.Status, err)
+	}
+	if rep.StartedAt != "2026-11-26T14:03:00Z" || rep.DurationSec != 0 {
+		t.Errorf("started %s, took %gs: not the run's clock", rep.StartedAt, rep.DurationSec)
+	}
+	paths, _ := filepath.Glob(filepath.Join(opts.Output, "_runs", "dt=2026-11-26", "*.json"))
+	if len(paths) != 1 {
+		t.Fatalf("reports: %v", paths)
+	}
+	b, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written struct {
+		Counts map[string]any `json:"counts"`
+		API    map[string]any `json:"api"`
+		Failed []Failure      `json:"failed_sessions"`
+	}
+	if err := json.Unmarshal(b, &written); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"requests", "retries_by_cause", "session_rereads", "rate_limited_responses"} {
+		if _, ok := written.API[k]; !ok {
+			t.Errorf("api.%s missing from the report:\n%s", k, b)
+		}
+	}
+	c := written.Counts
+	if c["sessions_failed"] != 1.0 || c["sessions_exported"] != 4.0 || c["sessions_listed"] != 5.0 || c["pages"] != written.API["pages"] {
+		t.Errorf("counts %v, api %v", c, written.API)
+	}
+	if len(written.Failed) != 1 || written.Failed[0].SessionID != "missing-session" {
+		t.Errorf("failed sessions %+v", written.Failed)
+	}
+}
+
+// TestFailureCeilingIsTheWriters: the failure that crosses the ceiling
+// stops the run, which commits nothing.
+func TestFailureCeilingIsTheWriters(t *testing.T) {
+	srv := newSim(t, 3)
+	opts := runOptions(t, srv, "missing-a", "missing-b")
+	opts.MaxFailedFraction = 0.2 // one failure of five is allowed, two are not
+	rep, err := Run(t.Context(), opts)
+	if !errors.Is(err, errTooManyFailed) || rep.ExitCode != ExitFailed || rep.Status != "failed" {
+		t.Fatalf("exit %d, status %s, err %v", rep.ExitCode, rep.Status, err)
+	}
+	if rep.Counts.SessionsFailed != len(rep.Failed) || len(rep.Failed) != 2 {
+		t.Errorf("sessions_failed %d, failed %+v", rep.Counts.SessionsFailed, rep.Failed)
+	}
+	if files, _ := filepath.Glob(filepath.Join(opts.Output, "participant_timelogs", "*", "*")); len(files) != 0 {
+		t.Errorf("files committed past the ceiling: %v", files)
+	}
+}

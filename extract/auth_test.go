@@ -126,6 +126,7 @@ func TestTokenSourceErrorsAndFormatting(t *testing.T) {
 			for _, h := range []slog.Handler{slog.NewJSONHandler(&logged, nil), slog.NewTextHandler(&logged, nil)} {
 				slog.New(h).Info("options", "opts", opts, "tokens", tt.src)
 			}
+			//lint:ignore SA1026 the options hold funcs; what matters is that the token is not in what does marshal
 			asJSON, _ := json.Marshal(opts)
 			for _, s := range []string{fmt.Sprint(tt.src), fmt.Sprintf("%+v", tt.src), fmt.Sprintf("%#v", tt.src), fmt.Sprint(err),
 				fmt.Sprintf("%+v", opts), fmt.Sprintf("%#v", opts), logged.String(), string(asJSON)} {

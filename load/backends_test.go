@@ -90,10 +90,11 @@ func openFakeGCS(t *testing.T) (*Table, func() []string) {
 	}
 	t.Cleanup(func() { tbl.Close() })
 	return tbl, func() []string {
-		objs, _, err := srv.ListObjectsWithOptions(testBucket, fakestorage.ListOptions{})
+		list, err := srv.ListObjectsWithOptionsPaginated(testBucket, fakestorage.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		objs := list.Objects
 		var keys []string
 		for _, o := range objs {
 			keys = append(keys, strings.TrimPrefix(o.Name, "exports/videosdk/"))

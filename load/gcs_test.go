@@ -209,8 +209,8 @@ func TestGCSCRC32CMismatchDeletes(t *testing.T) {
 	if corrupted == 0 {
 		t.Fatal("no upload response was corrupted; the test proves nothing")
 	}
-	objs, _, _ := srv.ListObjectsWithOptions(testBucket, fakestorage.ListOptions{})
-	if len(objs) != 0 {
+	list, _ := srv.ListObjectsWithOptionsPaginated(testBucket, fakestorage.ListOptions{})
+	if objs := list.Objects; len(objs) != 0 {
 		t.Errorf("an object with a CRC32C mismatch was left: %s", objs[0].Name)
 	}
 }

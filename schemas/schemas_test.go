@@ -137,7 +137,7 @@ func TestBigQueryDDLAgreesWithSchemaJSON(t *testing.T) {
 	fields := readBigQueryJSON(t)
 	want := make([]ddlColumn, len(fields))
 	for i, f := range fields {
-		want[i] = ddlColumn{Name: f.Name, Type: f.Type, Mode: f.Mode, Description: f.Description}
+		want[i] = ddlColumn(f)
 	}
 	// dt is a column of the native table only; the external table has it as
 	// a Hive partition column.

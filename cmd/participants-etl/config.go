@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/participants-etl/participants-etl/load"
 )
 
 // usageError is a mistake in flags, environment or files that a retry will
@@ -159,9 +161,9 @@ func bindExport(fs *flagSet, c *Config, defaultOutput string) {
 	fs.int(&c.MaxSessions, "max-sessions", "ETL_MAX_SESSIONS", 1_000_000, "most session IDs one list may hold")
 	fs.int(&c.ShardIndex, "shard-index", "JOB_COMPLETION_INDEX", 0, "this shard, 0-based (Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX)")
 	fs.int(&c.ShardCount, "shard-count", "ETL_SHARD_COUNT", 1, "how many shards split the session list")
-	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", 1<<20, "most rows in one Parquet row group")
-	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", 128<<20, "most bytes in one Parquet row group")
-	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", 1<<30, "a Parquet file is closed after the session that takes it past this size")
+	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", load.DefaultRowGroupRows, "most rows in one Parquet row group")
+	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", load.DefaultRowGroupBytes, "most bytes in one Parquet row group")
+	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", load.DefaultMaxFileBytes, "a Parquet file is closed after the session that takes it past this size")
 	fs.duration(&c.ProgressInterval, "progress-interval", "ETL_PROGRESS_INTERVAL", 5*time.Second, "how often to log progress; 0 for never")
 	fs.str(&c.Pushgateway, "pushgateway", "ETL_PUSHGATEWAY", "", "Prometheus Pushgateway URL to push each run's metrics to")
 	fs.str(&c.LogFormat, "log-format", "ETL_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)")

@@ -18,6 +18,9 @@ import (
 var etlBinary string
 
 func TestMain(m *testing.M) {
+	if code, ok := benchChild(); ok {
+		os.Exit(code)
+	}
 	os.Exit(buildAndRun(m))
 }
 
@@ -119,7 +122,7 @@ type runReport struct {
 }
 
 // readReports reads every run report under root/_runs, by run ID.
-func readReports(t *testing.T, root string) map[string]runReport {
+func readReports(t testing.TB, root string) map[string]runReport {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(root, "_runs", "*", "*.json"))
 	if err != nil {

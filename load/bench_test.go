@@ -16,8 +16,8 @@ import (
 )
 
 // BenchmarkWriteParquet encodes 1M and 4M rows to io.Discard with the
-// production settings and reports rows/s and the peak heap in use while
-// writing. The peak should not grow with the row count: only the open row
+// production settings and reports rows/s, the file's bytes per row and the
+// peak heap in use while writing. The peak should not grow with the row count: only the open row
 // group is held.
 //
 //	go test -run '^$' -bench WriteParquet -benchtime 1x ./load
@@ -45,6 +45,7 @@ func BenchmarkWriteParquet(b *testing.B) {
 			peak, stop := sampleHeap()
 			b.ResetTimer()
 			start := time.Now()
+			var size int64
 			for range b.N {
 				pw, err := NewParquetWriter(io.Discard, ParquetOptions{})
 				if err != nil {
@@ -58,6 +59,7 @@ func BenchmarkWriteParquet(b *testing.B) {
 				if err := pw.Close(); err != nil {
 					b.Fatal(err)
 				}
+				size = pw.Size()
 			}
 			elapsed := time.Since(start)
 			b.StopTimer()
@@ -65,6 +67,7 @@ func BenchmarkWriteParquet(b *testing.B) {
 			b.ReportMetric(float64(rows)*float64(b.N)/elapsed.Seconds(), "rows/s")
 			b.ReportMetric(float64(*peak)/(1<<20), "peak-heap-MiB")
 			b.ReportMetric(float64(base.HeapInuse)/(1<<20), "base-heap-MiB")
+			b.ReportMetric(float64(size)/float64(rows), "file-B/row")
 		})
 	}
 }

@@ -6,10 +6,13 @@
 //
 // # Pieces
 //
-// ParquetWriter encodes records to any io.Writer: zstd, statistics, the
-// Arrow schema stored, key-value metadata participants_etl.schema_version
-// (plus run_id, logical_time, shard), buffered row groups closed at about
-// 1M rows or 128 MiB, so memory is bounded by one row group per open file.
+// ParquetWriter encodes records to any io.Writer: zstd (long-lived encoders
+// with a 1 MiB window, zstd.go), statistics, the Arrow schema stored,
+// key-value metadata participants_etl.schema_version (plus run_id,
+// logical_time, shard), no dictionary on the columns whose values rarely
+// repeat, buffered row groups closed at 256Ki rows or 128 MiB, so memory is
+// bounded by one row group per open file and DuckDB can scan a file with
+// several threads.
 //
 // Two stores sit behind one small driver interface (driver.go): the local
 // directory (temporary file, fsync, rename, directory fsync) and GCS

@@ -3,11 +3,13 @@ package load
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 
 	"github.com/participants-etl/participants-etl/schemas"
@@ -70,6 +72,11 @@ func TestParquetRoundTrip(t *testing.T) {
 	if v := md.KeyValueMetadata().FindValue(MetadataRunID); v == nil || *v != "run-1" {
 		t.Errorf("%s = %v, want run-1", MetadataRunID, v)
 	}
+	for _, name := range plainColumnNames {
+		if schemas.Timelogs.FieldIndices(name) == nil {
+			t.Errorf("plainColumnNames names %s, which is not a column", name)
+		}
+	}
 	if md.KeyValueMetadata().FindValue("ARROW:schema") == nil {
 		t.Error("ARROW:schema not stored")
 	}
@@ -84,6 +91,18 @@ func TestParquetRoundTrip(t *testing.T) {
 			}
 			if ok, err := cc.StatsSet(); !ok || err != nil {
 				t.Errorf("row group %d column %d: no statistics (%v)", rg, c, err)
+			}
+			// Only PLAIN, RLE (levels) and dictionary encodings: what every
+			// reader, BigQuery included, decodes; no dictionary where values
+			// rarely repeat.
+			name := md.Schema.Column(c).Name()
+			for _, enc := range cc.Encodings() {
+				if enc != parquet.Encodings.Plain && enc != parquet.Encodings.RLE && enc != parquet.Encodings.RLEDict && enc != parquet.Encodings.PlainDict {
+					t.Errorf("row group %d column %s: encoding %s", rg, name, enc)
+				}
+			}
+			if slices.Contains(plainColumnNames, name) && cc.HasDictionaryPage() {
+				t.Errorf("row group %d column %s: has a dictionary page, want PLAIN", rg, name)
 			}
 		}
 	}

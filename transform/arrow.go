@@ -60,6 +60,7 @@ func fieldIndex(s *arrow.Schema, name string) int {
 
 // Append adds rows to the batch being built.
 func (b *Builder) Append(rows ...Row) {
+	b.reserve(rows)
 	for i := range rows {
 		r := &rows[i]
 		b.sessionID.Append(r.SessionID)
@@ -82,6 +83,36 @@ func (b *Builder) Append(rows ...Row) {
 		b.extractedAt.Append(arrow.Timestamp(r.ExtractedAt))
 		b.runID.Append(r.RunID)
 	}
+}
+
+// reserve grows every column once for rows, instead of doubling its
+// buffers as they fill: NewRecord hands the buffers on, so each batch
+// starts empty.
+func (b *Builder) reserve(rows []Row) {
+	b.b.Reserve(len(rows))
+	var sessionID, roomID, customRoomID, participantID, name, runID int
+	for i := range rows {
+		r := &rows[i]
+		sessionID += len(r.SessionID)
+		roomID += lenOf(r.RoomID)
+		customRoomID += lenOf(r.CustomRoomID)
+		participantID += len(r.ParticipantID)
+		name += lenOf(r.ParticipantName)
+		runID += len(r.RunID)
+	}
+	b.sessionID.ReserveData(sessionID)
+	b.roomID.ReserveData(roomID)
+	b.customRoomID.ReserveData(customRoomID)
+	b.participantID.ReserveData(participantID)
+	b.name.ReserveData(name)
+	b.runID.ReserveData(runID)
+}
+
+func lenOf(s *string) int {
+	if s == nil {
+		return 0
+	}
+	return len(*s)
 }
 
 func appendString(b *array.StringBuilder, s *string) {

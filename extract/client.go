@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -382,9 +383,11 @@ func (c *Client) fetchPage(ctx context.Context, id string, page, perPage int) (P
 			// A fresh token is ready: retry at once.
 		case te.backPressure:
 			pushedBack++
+			// The shared pace does the slowing down; the retry only waits
+			// what it was told, or a moment, so as not to retry in step.
 			delay = te.retryAfter
 			if !te.told {
-				delay = backoff(pushedBack, c.opts.BackoffBase, c.opts.BackoffMax, c.jitter)
+				delay = backoff(1, c.opts.BackoffBase, c.opts.BackoffMax, c.jitter)
 			}
 			if c.now().Add(delay).After(deadline) {
 				return Page{}, &SessionError{SessionID: id, Err: err, Reason: fmt.Sprintf(
@@ -560,8 +563,9 @@ func (c *Client) statusFailure(u *url.URL, resp *http.Response, token string, se
 		} else {
 			cause = CauseHTTP5xx
 		}
-		if r := c.pace.pushBack(sentAt, retryAfter); r > 0 {
-			c.log.Debug("server pushed back; slowing down", "status", status, "rate_per_second", r)
+		if cut, ok := c.pace.pushBack(sentAt, retryAfter); ok {
+			c.log.Debug("server pushed back; slowing down", "status", status, "rate_per_second", round3(cut.rate),
+				"accepted_per_second", round3(cut.accepted), "sent_per_second", round3(cut.sent))
 		}
 		return &transientError{cause: cause, status: status, retryAfter: retryAfter, told: told,
 			backPressure: true, err: errors.New(what)}
@@ -678,6 +682,8 @@ func (c *Client) pageURL(id string, page, perPage int) *url.URL {
 	u.RawQuery = url.Values{"page": {strconv.Itoa(page)}, "perPage": {strconv.Itoa(perPage)}}.Encode()
 	return &u
 }
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")

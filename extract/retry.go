@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Retry causes, the keys of Stats.RetriesByCause.
@@ -102,12 +100,15 @@ func parseRetryAfter(v string, now time.Time, max time.Duration) (d time.Duratio
 // The sawtooth this makes against a fixed limit runs between about 0.85 and
 // 1.05 of it: some 90% of the limit used, a 429 or two a second.
 const (
-	paceCut        = 0.85
+	paceCut        = 0.8
 	paceGrowth     = 0.25        // per second, compounded
+	paceSlowStart  = 3.0         // growth until the first estimate is sound: ×4 a second
+	paceNear       = 0.9         // of the known limit, up to which growth is fast
 	paceCalm       = time.Second // an isolated 429 cuts at most this often
 	paceWindow     = time.Second // over which the accepted rate is measured
-	paceSlots      = 10          // of the window
-	paceMinRate    = 0.5         // requests/s; the retry deadline bounds the rest
+	paceSlot       = time.Second / 10
+	paceSlots      = int64(paceWindow / paceSlot)
+	paceMinRate    = 0.5 // requests/s; the retry deadline bounds the rest
 	sharedPauseMin = 2 * time.Second
 )
 
@@ -117,10 +118,13 @@ const (
 // Retry-After) cuts it for every worker, multiplicatively, based on the rate
 // the server was measured to accept, and at most once per round trip: a
 // 429 to a request sent before the last cut says nothing about the rate
-// set since. An isolated 429 (fewer than half the answers since the last
+// set since. An isolated 429 (fewer than one answer in eight since the last
 // cut) cuts at most once per paceCalm. The configured rate, if any, is a
-// ceiling; without one the pace starts unlimited and is first set by the
-// first 429.
+// ceiling; without one the pace starts unlimited.
+//
+// The first estimate comes from the first answers of a burst and is poor,
+// so until a cut is made on a full window of measurements the pace is in
+// slow start: it grows fast and any news of a 429 cuts it.
 //
 // A Retry-After of sharedPauseMin or more also closes a gate for every
 // request: the server asks for a pause. A shorter one (a token bucket's
@@ -129,17 +133,26 @@ const (
 type pace struct {
 	mu         sync.Mutex
 	now        func() time.Time
-	limiter    *rate.Limiter
-	ceiling    float64 // requests/s; +Inf without a configured rate
-	current    float64 // +Inf until the first cut when ceiling is +Inf
+	nextSend   time.Time // the earliest the next request may go
+	ceiling    float64   // requests/s; +Inf without a configured rate
+	current    float64   // +Inf until the first cut when ceiling is +Inf
+	probing    bool      // slow start
 	notBefore  time.Time
 	lastChange time.Time // of current, by a cut or growth
 	lastCut    time.Time
-	first      time.Time // of the first request sent
+	// limit is the accepted rate measured at the last cut: the server's
+	// limit as best known. Above it a 429 is news at once.
+	limit float64
+	first time.Time // of the first request sent
 	// Answers per slot of the last paceWindow: accepted and sent.
 	slotOf            [paceSlots]int64
 	accepted, sentIn  [paceSlots]int
 	okSince, limSince int // answers since the last cut
+}
+
+// cut is what a cut of the pace did, for the log.
+type cut struct {
+	rate, accepted, sent float64 // requests/s
 }
 
 func newPace(r float64) *pace {
@@ -147,16 +160,7 @@ func newPace(r float64) *pace {
 	if r > 0 {
 		ceiling = r
 	}
-	// Burst 1: the client never sends faster than the rate, even after a
-	// lull.
-	return &pace{now: time.Now, ceiling: ceiling, current: ceiling, limiter: rate.NewLimiter(limit(ceiling), 1)}
-}
-
-func limit(r float64) rate.Limit {
-	if math.IsInf(r, 1) {
-		return rate.Inf
-	}
-	return rate.Limit(r)
+	return &pace{now: time.Now, ceiling: ceiling, current: ceiling, probing: true}
 }
 
 // waitGate blocks while a long Retry-After holds every request back.
@@ -174,20 +178,43 @@ func (p *pace) waitGate(ctx context.Context) error {
 	}
 }
 
-// wait blocks until a request may be sent: past the gate, then a token
-// at the current rate. Call it once per request; it returns the time the
-// request is sent.
+// wait blocks until a request may be sent: past the gate, then its turn
+// at the current rate. Call it once per request. It returns the time the
+// request was paced: when it began to wait for its turn, which a cut after
+// that time does not move.
+//
+// Turns are not booked ahead (as a token bucket's reservations are): every
+// waiter looks again when its turn may have come, so a change of the rate
+// applies at once to all of them. Burst 1: a lull banks no turns.
 func (p *pace) wait(ctx context.Context) (time.Time, error) {
 	if err := p.waitGate(ctx); err != nil {
 		return time.Time{}, err
 	}
-	if err := p.limiter.Wait(ctx); err != nil {
-		// The limiter refuses at once when the token would come after ctx's
-		// deadline; no request can be sent before then either.
-		<-ctx.Done()
-		return time.Time{}, context.Cause(ctx)
+	p.mu.Lock()
+	paced := p.now()
+	p.mu.Unlock()
+	for {
+		p.mu.Lock()
+		now := p.now()
+		if math.IsInf(p.current, 1) || !now.Before(p.nextSend) {
+			if !math.IsInf(p.current, 1) {
+				interval := time.Duration(float64(time.Second) / p.current)
+				from := p.nextSend
+				if now.Sub(from) > interval {
+					from = now
+				}
+				p.nextSend = from.Add(interval)
+			}
+			p.sentLocked(now)
+			p.mu.Unlock()
+			return paced, nil
+		}
+		d := p.nextSend.Sub(now)
+		p.mu.Unlock()
+		if err := sleep(ctx, d); err != nil {
+			return time.Time{}, err
+		}
 	}
-	return p.sent(), nil
 }
 
 // sent records a request sent now, and returns now.
@@ -195,17 +222,21 @@ func (p *pace) sent() time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
+	p.sentLocked(now)
+	return now
+}
+
+func (p *pace) sentLocked(now time.Time) {
 	if p.first.IsZero() {
 		p.first = now
 	}
 	p.sentIn[p.slot(now)]++
-	return now
 }
 
 // slot returns the index of now's slot, emptying it if it last held an
 // older one. Call with mu held.
 func (p *pace) slot(now time.Time) int {
-	n := now.UnixNano() / int64(paceWindow/paceSlots)
+	n := now.UnixNano() / int64(paceSlot)
 	i := int(n % paceSlots)
 	if p.slotOf[i] != n {
 		p.slotOf[i], p.accepted[i], p.sentIn[i] = n, 0, 0
@@ -217,7 +248,7 @@ func (p *pace) slot(now time.Time) int {
 // (or since the first request, but over no less than a slot). Call with mu
 // held.
 func (p *pace) rates(now time.Time) (accepted, sent float64) {
-	n := now.UnixNano() / int64(paceWindow/paceSlots)
+	n := now.UnixNano() / int64(paceSlot)
 	var a, s int
 	for i := range paceSlots {
 		if n-p.slotOf[i] < paceSlots {
@@ -225,7 +256,12 @@ func (p *pace) rates(now time.Time) (accepted, sent float64) {
 			s += p.sentIn[i]
 		}
 	}
-	span := min(paceWindow, max(paceWindow/paceSlots, now.Sub(p.first)))
+	// The slots counted began paceSlots-1 whole slots before this one.
+	from := time.Unix(0, (n-paceSlots+1)*int64(paceSlot))
+	if p.first.After(from) {
+		from = p.first
+	}
+	span := max(paceSlot, now.Sub(from))
 	return float64(a) / span.Seconds(), float64(s) / span.Seconds()
 }
 
@@ -239,17 +275,21 @@ func (p *pace) accept() {
 	if p.current >= p.ceiling {
 		return
 	}
+	// Back to near the known limit fast; past it, probe gently.
+	growth := paceGrowth
+	if p.probing || p.current < paceNear*p.limit {
+		growth = paceSlowStart
+	}
 	if dt := now.Sub(p.lastChange).Seconds(); dt > 0 {
-		p.current = min(p.ceiling, p.current*math.Pow(1+paceGrowth, dt))
-		p.limiter.SetLimit(limit(p.current))
+		p.current = min(p.ceiling, p.current*math.Pow(1+growth, dt))
 		p.lastChange = now
 	}
 }
 
 // pushBack records back-pressure to a request sent at sentAt: it closes
-// the gate for a long pause and cuts the rate if this 429 is news. It
-// returns the rate after the cut, or 0 if it did not cut.
-func (p *pace) pushBack(sentAt time.Time, pause time.Duration) float64 {
+// the gate for a long pause and cuts the rate if this 429 is news. ok is
+// false if it did not cut.
+func (p *pace) pushBack(sentAt time.Time, pause time.Duration) (c cut, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
@@ -259,23 +299,27 @@ func (p *pace) pushBack(sentAt time.Time, pause time.Duration) float64 {
 		}
 	}
 	if sentAt.Before(p.lastCut) {
-		return 0 // sent at the old rate: that rate is already cut
+		return c, false // sent at the old rate: that rate is already cut
 	}
 	p.limSince++
-	if isolated := p.limSince < 3 || p.limSince <= p.okSince; isolated && now.Sub(p.lastCut) < paceCalm {
-		return 0
+	// Over the limit, 429s come thick; one now and then may be anything.
+	isolated := (p.limSince < 3 || p.limSince*8 < p.okSince) && p.current < p.limit
+	if isolated && !p.probing && now.Sub(p.lastCut) < paceCalm {
+		return c, false
 	}
-	accepted, sent := p.rates(now)
-	base := min(p.current, accepted)
-	if accepted == 0 {
+	c.accepted, c.sent = p.rates(now)
+	base := min(p.current, c.accepted)
+	if c.accepted == 0 {
 		// Nothing got through lately: the server takes less than was sent.
-		base = min(p.current, sent/2)
+		base = min(p.current, c.sent/2)
 	}
+	p.limit = base
 	p.current = max(paceMinRate, min(p.ceiling, paceCut*base))
-	p.limiter.SetLimit(limit(p.current))
 	p.lastCut, p.lastChange = now, now
 	p.okSince, p.limSince = 0, 0
-	return p.current
+	p.probing = p.probing && now.Sub(p.first) < paceWindow
+	c.rate = p.current
+	return c, true
 }
 
 // rate is the current pace in requests/s, +Inf for none.

@@ -77,13 +77,13 @@ func TestPaceFindsTheServersRate(t *testing.T) {
 	at := func(d time.Duration) { clock = clock.Add(d) }
 	want := func(step string, r float64) {
 		t.Helper()
-		if got := p.rate(); math.Abs(got-r) > 1e-9 || math.Abs(float64(p.limiter.Limit())-r) > 1e-9 && !math.IsInf(r, 1) {
-			t.Fatalf("%s: rate %v (limiter %v), want %v", step, got, p.limiter.Limit(), r)
+		if got := p.rate(); math.Abs(got-r) > 1e-9 {
+			t.Fatalf("%s: rate %v, want %v", step, got, r)
 		}
 	}
 	want("no rate configured: unlimited", math.Inf(1))
 
-	// 32 requests in 10ms; 6 are accepted, the rest pushed back.
+	// Slow start. 32 requests in 10ms; 6 are accepted, the rest pushed back.
 	var sent []time.Time
 	for range 32 {
 		sent = append(sent, p.sent())
@@ -92,53 +92,65 @@ func TestPaceFindsTheServersRate(t *testing.T) {
 	for range 6 {
 		p.accept()
 	}
-	want("acceptance alone does not set a rate", math.Inf(1))
+	want("acceptance alone sets no rate", math.Inf(1))
 	// 6 accepted over the shortest span measured (100ms) is 60/s.
-	if r := p.pushBack(sent[6], 0); r != 0.85*60 {
-		t.Fatalf("first 429: cut to %v, want 51", r)
-	}
-	want("first 429 sets 0.85 of the accepted rate", 51)
+	cutTo(p, sent[6], 0)
+	want("the first 429 cuts to a share of the accepted rate", paceCut*60)
 	for _, s := range sent[7:] {
-		if p.pushBack(s, 0) != 0 {
-			t.Fatal("a 429 to a request sent before the cut cut again")
-		}
+		cutTo(p, s, 0)
 	}
-	want("429s to requests sent before the cut are one episode", 51)
-
+	want("429s to requests sent before the cut are the same news", paceCut*60)
 	at(100 * time.Millisecond)
-	late := p.sent()
 	p.accept()
-	if p.pushBack(late, 0) != 0 {
-		t.Error("an isolated 429 within a second of the cut cut again")
-	}
-	want("after an isolated 429 the rate has grown a little", 51*math.Pow(1.25, 0.1))
+	want("slow start grows fast", paceCut*60*math.Pow(1+paceSlowStart, 0.1))
 
-	at(900 * time.Millisecond)
-	p.accept()
-	want("a second of success raises the rate by a quarter", 51*1.25)
-
-	// Over the limit: 60 accepted in the last second, a 429 a second after
-	// the cut is news.
-	for range 53 {
+	// A full window of 60/s accepted, then a 429: the estimate is sound,
+	// slow start ends, and the cut is to a share of 60/s.
+	for range 100 {
 		at(10 * time.Millisecond)
 		p.sent()
-		p.accept()
+		if clock.UnixMilli()%50 < 30 {
+			p.accept()
+		}
+	}
+	acc, _ := p.rates(clock)
+	if math.Abs(acc-60) > 3 {
+		t.Fatalf("measured %v/s accepted, want 60", acc)
 	}
 	r := p.rate()
-	acc, _ := p.rates(clock)
-	if got := p.pushBack(p.sent(), 0); got != 0.85*min(r, acc) {
-		t.Errorf("429 past the calm interval: cut to %v, want 0.85 × min(%v, %v)", got, r, acc)
+	cutTo(p, p.sent(), 0)
+	want("a 429 after slow start", paceCut*min(r, acc))
+	if p.probing {
+		t.Fatal("still in slow start after a cut on a full window")
 	}
+	limit := acc
 
-	// A burst of 429s (more than the answers accepted) cuts at once, once
-	// per round trip.
-	cut := p.rate()
+	// Below the known limit an isolated 429 within a second is noise.
+	at(50 * time.Millisecond)
+	p.accept()
+	want("below the known limit growth is fast", paceCut*limit*math.Pow(1+paceSlowStart, 0.05))
+	if cutTo(p, p.sent(), 0) != 0 {
+		t.Error("an isolated 429 below the known limit cut within a second of the last cut")
+	}
+	// Past the limit, a 429 is news at once.
+	for p.rate() < limit {
+		at(50 * time.Millisecond)
+		p.accept()
+	}
+	if clock.Sub(p.lastCut) >= paceCalm {
+		t.Fatalf("took %v to grow past the limit; the test needs less than %v", clock.Sub(p.lastCut), paceCalm)
+	}
+	if cutTo(p, p.sent(), 0) == 0 {
+		t.Error("a 429 past the known limit did not cut")
+	}
+	// A run of 429s with nothing accepted is news at once too.
+	before := p.rate()
 	at(5 * time.Millisecond)
 	s := p.sent()
 	for range 3 {
-		p.pushBack(s, 0)
+		cutTo(p, s, 0)
 	}
-	if p.rate() >= cut {
+	if p.rate() >= before {
 		t.Errorf("three 429s in a row after a cut left the rate at %v", p.rate())
 	}
 }
@@ -155,8 +167,8 @@ func TestPaceCeilingAndFloor(t *testing.T) {
 		p.sent()
 	}
 	clock = clock.Add(time.Second / 2)
-	if r := p.pushBack(p.sent(), 0); r != 0.85*22/2 {
-		t.Errorf("429 with nothing accepted: rate %v, want 0.85 × half of 11 sent in 0.5s", r)
+	if r := cutTo(p, p.sent(), 0); r != paceCut*22/2 {
+		t.Errorf("429 with nothing accepted: rate %v, want a share of half of 11 sent in 0.5s", r)
 	}
 	clock = clock.Add(time.Minute)
 	p.accept()
@@ -165,7 +177,7 @@ func TestPaceCeilingAndFloor(t *testing.T) {
 	}
 	for range 40 {
 		clock = clock.Add(2 * time.Second)
-		p.pushBack(p.sent(), 0)
+		cutTo(p, p.sent(), 0)
 	}
 	if p.rate() != paceMinRate {
 		t.Errorf("after 40 cuts: rate %v, want the floor %v", p.rate(), paceMinRate)
@@ -176,11 +188,11 @@ func TestPaceGate(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := newPace(0)
 	p.now = func() time.Time { return clock }
-	p.pushBack(clock, time.Second)
+	cutTo(p, clock, time.Second)
 	if err := p.waitGate(context.Background()); err != nil {
 		t.Fatalf("a 1s Retry-After closed the gate for everyone: %v", err)
 	}
-	p.pushBack(clock, time.Hour)
+	cutTo(p, clock, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := p.waitGate(ctx); err == nil {
@@ -190,4 +202,13 @@ func TestPaceGate(t *testing.T) {
 	if err := p.waitGate(context.Background()); err != nil {
 		t.Errorf("gate still closed after the hour: %v", err)
 	}
+}
+
+// cutTo is p.pushBack's new rate, 0 if it did not cut.
+func cutTo(p *pace, sentAt time.Time, pause time.Duration) float64 {
+	c, ok := p.pushBack(sentAt, pause)
+	if !ok {
+		return 0
+	}
+	return c.rate
 }

@@ -110,6 +110,10 @@ func exitCode(err error, rep *Report) int {
 		return exitOK
 	case errors.Is(err, extract.ErrUnauthorized), errors.Is(err, load.ErrStoreAccess):
 		return exitUsage
+	case errors.Is(err, extract.ErrAPIUnreachable):
+		// Down, unreachable or silent is usually passing, and a wrong
+		// --api-url looks the same from here: let the Job retry.
+		return exitFailed
 	default:
 		var ue *usageError
 		if errors.As(err, &ue) {
@@ -248,14 +252,16 @@ func (r *runner) newClient(cfg Config) (*extract.Client, error) {
 		}
 	}
 	return extract.NewClient(extract.Options{
-		BaseURL:        cfg.APIURL,
-		Tokens:         tokens,
-		Concurrency:    cfg.Concurrency,
-		PerPage:        cfg.PerPage,
-		RequestTimeout: cfg.RequestTimeout,
-		MaxAttempts:    cfg.MaxAttempts,
-		Rate:           cfg.Rate,
-		Logger:         r.log,
+		BaseURL:          cfg.APIURL,
+		Tokens:           tokens,
+		Concurrency:      cfg.Concurrency,
+		PerPage:          cfg.PerPage,
+		RequestTimeout:   cfg.RequestTimeout,
+		FirstByteTimeout: cfg.FirstByteTimeout,
+		MaxAttempts:      cfg.MaxAttempts,
+		RetryDeadline:    cfg.RetryDeadline,
+		Rate:             cfg.Rate,
+		Logger:           r.log,
 	})
 }
 

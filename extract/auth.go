@@ -2,6 +2,7 @@ package extract
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +82,9 @@ func (m *Minter) mint(now time.Time) (string, error) {
 		"roles":       []string{"crawler"},
 		"iat":         now.Add(-iatBackdate).Unix(),
 		"exp":         exp.Unix(),
+		// Two tokens minted in one second would otherwise be the same
+		// string, and a renewal of a refused token no renewal at all.
+		"jti": rand.Text(),
 	}).SignedString(m.secret)
 	if err != nil {
 		// jwt's errors name the method or key type, never the key itself.

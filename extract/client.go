@@ -468,6 +468,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	defer c.pace.done()
 	if err := c.haltedErr(); err != nil {
 		return Page{}, err
 	}

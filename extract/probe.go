@@ -48,7 +48,7 @@ func (p *probe) record(c *Client, err error) {
 	p.n++
 	if p.n >= limit {
 		p.done.Store(true)
-		c.stop(fmt.Errorf("%w: %s %d requests, the first sent, %s; last: %s", ErrAPIUnreachable,
+		c.stop(fmt.Errorf("%w: %s the first %d requests %s; last: %s", ErrAPIUnreachable,
 			lead(how), p.n, how, oneLine(err.Error())))
 	}
 }

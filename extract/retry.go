@@ -110,6 +110,12 @@ const (
 	paceSlots      = int64(paceWindow / paceSlot)
 	paceMinRate    = 0.5 // requests/s; the retry deadline bounds the rest
 	sharedPauseMin = 2 * time.Second
+	// Until the first cut an unlimited pace holds the requests in flight
+	// to a window that starts at paceWindowStart and grows by one with
+	// every accepted answer, so that a run's first burst meets a limit
+	// with a few requests, not all its workers.
+	paceWindowStart = 4
+	paceWindowOff   = 1024
 )
 
 // pace is what every request waits on before it is sent. It finds the rate
@@ -137,6 +143,8 @@ type pace struct {
 	ceiling    float64   // requests/s; +Inf without a configured rate
 	current    float64   // +Inf until the first cut when ceiling is +Inf
 	probing    bool      // slow start
+	window     int       // cap on requests in flight before the first cut; 0 for none
+	inFlight   int
 	notBefore  time.Time
 	lastChange time.Time // of current, by a cut or growth
 	lastCut    time.Time
@@ -160,7 +168,11 @@ func newPace(r float64) *pace {
 	if r > 0 {
 		ceiling = r
 	}
-	return &pace{now: time.Now, ceiling: ceiling, current: ceiling, probing: true}
+	p := &pace{now: time.Now, ceiling: ceiling, current: ceiling, probing: true}
+	if math.IsInf(ceiling, 1) {
+		p.window = paceWindowStart
+	}
+	return p
 }
 
 // waitGate blocks while a long Retry-After holds every request back.
@@ -196,6 +208,13 @@ func (p *pace) wait(ctx context.Context) (time.Time, error) {
 	for {
 		p.mu.Lock()
 		now := p.now()
+		if p.window > 0 && p.inFlight >= p.window {
+			p.mu.Unlock()
+			if err := sleep(ctx, time.Millisecond); err != nil {
+				return time.Time{}, err
+			}
+			continue
+		}
 		if math.IsInf(p.current, 1) || !now.Before(p.nextSend) {
 			if !math.IsInf(p.current, 1) {
 				interval := time.Duration(float64(time.Second) / p.current)
@@ -206,6 +225,7 @@ func (p *pace) wait(ctx context.Context) (time.Time, error) {
 				p.nextSend = from.Add(interval)
 			}
 			p.sentLocked(now)
+			p.inFlight++
 			p.mu.Unlock()
 			return paced, nil
 		}
@@ -215,6 +235,13 @@ func (p *pace) wait(ctx context.Context) (time.Time, error) {
 			return time.Time{}, err
 		}
 	}
+}
+
+// done records that a request sent after wait has its answer (or none).
+func (p *pace) done() {
+	p.mu.Lock()
+	p.inFlight--
+	p.mu.Unlock()
 }
 
 // sent records a request sent now, and returns now.
@@ -272,6 +299,11 @@ func (p *pace) accept() {
 	now := p.now()
 	p.accepted[p.slot(now)]++
 	p.okSince++
+	if p.window > 0 {
+		if p.window++; p.window >= paceWindowOff {
+			p.window = 0
+		}
+	}
 	if p.current >= p.ceiling {
 		return
 	}
@@ -318,6 +350,7 @@ func (p *pace) pushBack(sentAt time.Time, pause time.Duration) (c cut, ok bool) 
 	p.lastCut, p.lastChange = now, now
 	p.okSince, p.limSince = 0, 0
 	p.probing = p.probing && now.Sub(p.first) < paceWindow
+	p.window = 0
 	c.rate = p.current
 	return c, true
 }

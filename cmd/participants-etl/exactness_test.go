@@ -153,7 +153,7 @@ func TestServerThatNeverAnswers(t *testing.T) {
 	if rep.Status != "failed" || !strings.Contains(rep.Error, "the API does not answer") {
 		t.Errorf("report status %q error %q, want failed saying the API does not answer", rep.Status, rep.Error)
 	}
-	if !strings.Contains(res.stderr, `"level":"WARN"`) || !strings.Contains(res.stderr, `"delay_seconds"`) {
+	if !strings.Contains(res.stderr, `"severity":"WARNING","message":"retrying page"`) || !strings.Contains(res.stderr, `"delay_seconds"`) {
 		t.Errorf("no retry warning in the log:\n%s", tail(res.stderr, 2000))
 	}
 	if n := srv.Requests(); n > 16 {

@@ -244,7 +244,16 @@ func (p *process) schedule(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("scheduler started", "schedule", s.spec)
-	code := s.loop(ctx, log, p.clock, func(ctx context.Context, logical time.Time) int {
+	uncommitted := func(ctx context.Context, logical time.Time) bool {
+		c := cfg
+		c.LogicalTime = logical
+		done, err := pipeline.Committed(ctx, p.options(c, log))
+		if err != nil {
+			log.Warn("cannot tell whether the latest tick has run; waiting for the next one", "error", err)
+		}
+		return err == nil && !done
+	}
+	code := s.loop(ctx, log, p.clock, uncommitted, func(ctx context.Context, logical time.Time) int {
 		cfg.LogicalTime = logical
 		return p.export(ctx, cfg, log)
 	})

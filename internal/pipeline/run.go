@@ -92,9 +92,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.API.Logger == nil {
-		opts.API.Logger = opts.Logger
-	}
 	started := opts.Clock.Now()
 	slot := load.Slot{LogicalTime: opts.LogicalTime.UTC().Truncate(time.Second), ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount}
 	rep := &Report{
@@ -116,6 +113,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		log:   opts.Logger.With("run_id", rep.RunID, "logical_time", rep.LogicalTime, "shard", opts.ShardIndex, "shard_count", opts.ShardCount),
 		rep:   rep,
 	}
+	// Every line of the run carries its id, the client's included.
+	apiLog := opts.API.Logger
+	if apiLog == nil {
+		apiLog = opts.Logger
+	}
+	r.opts.API.Logger = apiLog.With("run_id", rep.RunID)
 	r.log.Info("run starting", "sessions_source", opts.Sessions, "output", opts.Output)
 
 	table, err := r.do(ctx)
@@ -125,28 +128,33 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	finished := r.clock.Now()
 	rep.FinishedAt = finished.UTC().Format(time.RFC3339Nano)
 	rep.DurationSec = finished.Sub(started).Seconds()
-	rep.finish(err)
+	rep.finish(err, ctx.Err())
 
 	// The report is written last, after publishing; a failed run's report
-	// tells the operator why nothing was committed. A stopped run has no
-	// time to spare for it.
-	if table != nil && !errors.Is(err, context.Canceled) {
-		r.writeReport(ctx, table)
+	// tells the operator why, and whether anything was published. A
+	// stopped run writes its short report within the grace period.
+	if table != nil {
+		timeout := 20 * time.Second
+		if rep.Status == StatusStopped {
+			timeout = 5 * time.Second
+		}
+		r.writeReport(ctx, table, timeout)
 	}
 	r.summary(err)
 	return rep, err
 }
 
-func (r *run) writeReport(ctx context.Context, table *load.Table) {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+func (r *run) writeReport(ctx context.Context, table *load.Table, timeout time.Duration) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	b, _ := json.MarshalIndent(r.rep, "", "  ")
 	path, err := table.WriteReport(wctx, r.slot, r.rep.RunID, append(b, '\n'))
 	if err != nil {
 		r.log.Error("could not write the run report", "error", err)
-		if code := r.rep.ExitCode; code == ExitOK || code == ExitPartial {
+		if len(r.rep.Files) > 0 {
 			// The data is committed; the report is what says so.
-			r.log.Warn("data is published but the report is missing; a rerun of this logical time rewrites both")
+			r.log.Warn("data is published but the report is missing; a rerun of this logical time rewrites both",
+				"files", len(r.rep.Files))
 		}
 		return
 	}
@@ -164,11 +172,16 @@ func (r *run) summary(err error) {
 		"participants_without_timelog", c.ParticipantsWithoutTimelog,
 		"requests", rep.API.Requests, "retries_by_cause", rep.API.RetriesByCause, "files", len(rep.Files),
 	}
-	if err != nil {
-		r.log.Error("run failed, nothing committed", append(attrs, "error", err.Error())...)
-		return
+	switch rep.Status {
+	case StatusStopped:
+		r.log.Warn("run stopped, nothing published", append(attrs, "error", err.Error())...)
+	case StatusPublished:
+		r.log.Error("run published its files, then failed; a rerun of this slot repairs it", append(attrs, "error", err.Error())...)
+	case StatusFailed:
+		r.log.Error("run failed, nothing published", append(attrs, "error", err.Error())...)
+	default:
+		r.log.Info("run finished", attrs...)
 	}
-	r.log.Info("run finished", attrs...)
 }
 
 func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
@@ -176,13 +189,13 @@ func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
 // do is the run proper. It returns the table (for the report) once the
 // output was opened, and an error when nothing was committed.
 func (r *run) do(ctx context.Context) (*load.Table, error) {
-	ids, err := r.readSessions(ctx)
-	if err != nil {
-		return nil, err
-	}
 	table, err := load.Open(ctx, r.opts.Output, r.opts.Store) // its errors name the output
 	if err != nil {
 		return nil, err
+	}
+	ids, err := r.readSessions(ctx)
+	if err != nil {
+		return table, err
 	}
 	client, err := extract.NewClient(r.opts.API)
 	if err != nil {
@@ -218,14 +231,14 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	files, err := lr.Publish(pctx)
+	r.rep.Files = append(r.rep.Files, files...) // also the files of a *load.PublishedError
+	for _, f := range files {
+		r.log.Info("file published", "path", f.Path, "rows", f.Rows, "bytes", f.Bytes)
+	}
 	if err != nil {
 		return table, fmt.Errorf("publish: %w", err)
 	}
 	published = true
-	r.rep.Files = append(r.rep.Files, files...)
-	for _, f := range files {
-		r.log.Info("file published", "path", f.Path, "rows", f.Rows, "bytes", f.Bytes)
-	}
 	return table, nil
 }
 
@@ -242,9 +255,26 @@ func (r *run) readSessions(ctx context.Context) ([]string, error) {
 		}
 	}
 	defer rc.Close()
-	list, err := extract.ReadSessionList(rc, r.opts.MaxSessions)
-	if err != nil {
-		return nil, fmt.Errorf("read session list %s: %w", src, err)
+	// A list on a stdin that never closes must not outlast a signal: the
+	// read runs aside, and a stop abandons it (the process is ending).
+	type read struct {
+		list extract.SessionList
+		err  error
+	}
+	done := make(chan read, 1)
+	go func() {
+		list, err := extract.ReadSessionList(rc, r.opts.MaxSessions)
+		done <- read{list, err}
+	}()
+	var list extract.SessionList
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("stopped while reading the session list %s: %w", src, context.Cause(ctx))
+	case got := <-done:
+		if got.err != nil {
+			return nil, fmt.Errorf("read session list %s: %w", src, got.err)
+		}
+		list = got.list
 	}
 	rep := r.rep
 	rep.Counts.SessionsListed = len(list.IDs)
@@ -412,4 +442,20 @@ func newRunID(logical time.Time) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return logical.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Committed reports whether the slot of opts (its logical time and shard)
+// already has a published run, for a scheduler deciding whether to run a
+// tick it started after.
+func Committed(ctx context.Context, opts Options) (bool, error) {
+	if opts.ShardCount < 1 {
+		opts.ShardCount = 1
+	}
+	table, err := load.Open(ctx, opts.Output, opts.Store)
+	if err != nil {
+		return false, err
+	}
+	defer table.Close()
+	slot := load.Slot{LogicalTime: opts.LogicalTime.UTC().Truncate(time.Second), ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount}
+	return table.Committed(ctx, slot)
 }

@@ -91,7 +91,8 @@ type process struct {
 	clock          clock.Clock      // nil: the real clock
 	store          load.OpenOptions // production leaves it zero
 	// publishHook is the crash tests' pause between publish steps
-	// (load.WriteOptions.PublishHook); production leaves it nil.
+	// (load.WriteOptions.PublishHook) and at the ledger's steps
+	// (pipeline.Options.LedgerHook); production leaves it nil.
 	publishHook func(step string) error
 }
 

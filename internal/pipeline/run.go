@@ -61,6 +61,17 @@ type Options struct {
 	// ProgressInterval between progress lines; 0 for none.
 	ProgressInterval time.Duration
 
+	// Incremental skips, without a request, every session of the shard
+	// that a run at an earlier logical time recorded complete in the
+	// ledger; Full (with Incremental) fetches them all the same. Every run
+	// that publishes records its complete sessions, whatever these say.
+	Incremental bool
+	Full        bool
+	// LedgerHook, when set, is called at StepLedgerRetracted and
+	// StepLedgerPending; an error stops the run there, as a crash would.
+	// For tests; production leaves it nil.
+	LedgerHook func(step string) error
+
 	Clock  clock.Clock  // default: the real clock
 	Logger *slog.Logger // default: discard
 }
@@ -75,6 +86,9 @@ type run struct {
 	clock clock.Clock
 	log   *slog.Logger
 	rep   *Report
+	// complete is the sessions written whose every interval has an end,
+	// appended by the writer goroutine, then read by record.
+	complete []string
 }
 
 // Run exports one slot and returns its report, which carries the exit code.
@@ -160,12 +174,17 @@ func (r *run) summary(err error) {
 		"status", rep.Status, "exit_code", rep.ExitCode, "duration_seconds", round(rep.DurationSec),
 		"sessions_listed", c.SessionsListed, "sessions_in_shard", c.SessionsInShard,
 		"sessions_exported", c.SessionsExported, "sessions_failed", c.SessionsFailed,
-		"sessions_invalid", c.SessionsInvalid, "pages", c.Pages, "rows", c.Rows,
+		"sessions_invalid", c.SessionsInvalid, "sessions_skipped_complete", c.SessionsSkippedComplete,
+		"sessions_fetched_open", c.SessionsFetchedOpen, "sessions_completed", c.SessionsCompleted, "pages", c.Pages, "rows", c.Rows,
 		"participants_without_timelog", c.ParticipantsWithoutTimelog,
 		"requests", rep.API.Requests, "retries_by_cause", rep.API.RetriesByCause, "files", len(rep.Files),
 	}
 	if err != nil {
-		r.log.Error("run failed, nothing committed", append(attrs, "error", err.Error())...)
+		msg := "run failed, nothing committed"
+		if isPublishedError(err) {
+			msg = "run failed after publishing its files"
+		}
+		r.log.Error(msg, append(attrs, "error", err.Error())...)
 		return
 	}
 	r.log.Info("run finished", attrs...)
@@ -183,6 +202,9 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	table, err := load.Open(ctx, r.opts.Output, r.opts.Store) // its errors name the output
 	if err != nil {
 		return nil, err
+	}
+	if ids, err = r.skipComplete(ctx, table, ids); err != nil {
+		return table, err
 	}
 	client, err := extract.NewClient(r.opts.API)
 	if err != nil {
@@ -217,6 +239,10 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	// signal arrives meanwhile, so that no half-published run is left behind.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
+	// The ledger's L1 and L2 (load's "# Ledger") around P, in every run.
+	if err := r.retract(pctx, table); err != nil {
+		return table, fmt.Errorf("before publishing: %w", err)
+	}
 	files, err := lr.Publish(pctx)
 	if err != nil {
 		return table, fmt.Errorf("publish: %w", err)
@@ -226,7 +252,7 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	for _, f := range files {
 		r.log.Info("file published", "path", f.Path, "rows", f.Rows, "bytes", f.Bytes)
 	}
-	return table, nil
+	return table, r.record(pctx, table, len(files))
 }
 
 // readSessions reads the list, counts it into the report and returns the
@@ -273,9 +299,11 @@ func (r *run) readSessions(ctx context.Context) ([]string, error) {
 // result is one session's outcome on its way to the writer: its rows, or
 // the reason it failed.
 type result struct {
-	rows    []transform.Row
-	stats   transform.Stats
-	failure *Failure // set when the session failed
+	id       string
+	complete bool // every interval has an end
+	rows     []transform.Row
+	stats    transform.Stats
+	failure  *Failure // set when the session failed
 }
 
 // extractAll fetches every session with at most API.Concurrency sessions in
@@ -318,6 +346,9 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 			}
 			rep.Counts.Stats.Add(res.stats)
 			rep.Counts.SessionsExported++
+			if res.complete {
+				r.complete = append(r.complete, res.id)
+			}
 			rows.Add(int64(res.stats.Rows))
 		}
 		return nil
@@ -371,7 +402,7 @@ func (r *run) fetch(ctx context.Context, client *extract.Client, id string) (res
 		return result{failure: &Failure{SessionID: id, Reason: se.Reason}}, nil
 	}
 	rows, st := transform.Rows(s, transform.Meta{ExtractedAt: r.clock.Now(), RunID: r.rep.RunID})
-	return result{rows: rows, stats: st}, nil
+	return result{id: id, complete: complete(s), rows: rows, stats: st}, nil
 }
 
 // progress logs a progress line every ProgressInterval until the returned

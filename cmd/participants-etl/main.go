@@ -7,6 +7,7 @@
 //	participants-etl schedule --schedule SPEC --sessions ... [flags]
 //	participants-etl demo     [--output DIR] [--chaos]
 //	participants-etl serve    [--list FILE]
+//	participants-etl forget   --output DIR|gs://BUCKET/PREFIX (--session ID ... | --sessions FILE | --completed-on YYYY-MM-DD)
 //	participants-etl version
 //
 // Each run reads a list of session IDs (one per line; blank lines and #
@@ -110,6 +111,8 @@ Usage:
   participants-etl schedule --schedule SPEC --sessions ... [flags]        an export on every tick
   participants-etl demo     [--output DIR] [--chaos]                      try it against a local simulator
   participants-etl serve    [--list FILE]                                 serve the simulator for run and schedule
+  participants-etl forget   --output ... (--session ID | --sessions FILE | --completed-on DATE)
+                                                                          make --incremental fetch sessions again
   participants-etl version
 
 Run 'participants-etl COMMAND --help' for a command's flags.
@@ -133,6 +136,8 @@ func (p *process) main(ctx context.Context, args []string) int {
 		err = p.demo(ctx, args)
 	case "serve":
 		err = p.serve(ctx, args)
+	case "forget":
+		err = p.forget(ctx, args)
 	case "version", "--version", "-version":
 		fmt.Fprintf(p.stdout, "participants-etl %s\n", version)
 		return exitOK
@@ -140,7 +145,7 @@ func (p *process) main(ctx context.Context, args []string) int {
 		fmt.Fprint(p.stdout, usageText)
 		return exitOK
 	default:
-		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo, serve or version\n", cmd)
+		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo, serve, forget or version\n", cmd)
 		return exitUsage
 	}
 	var ec exitError

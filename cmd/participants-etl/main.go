@@ -19,6 +19,13 @@
 // logical time and shard replaces exactly that run's files. A JSON report
 // of every run goes to OUTPUT/_runs/.
 //
+// With --incremental (ETL_INCREMENTAL) a run skips, without a request, the
+// listed sessions that an earlier tick recorded complete (every interval
+// ended) in the ledger, OUTPUT/_ledger/; --full (ETL_FULL) fetches them all
+// the same. `participants-etl forget` removes sessions (--session,
+// --sessions FILE) or a day's completions (--completed-on YYYY-MM-DD) from
+// the ledger, so that the next incremental tick fetches them again.
+//
 // Credentials come from the environment only: VIDEOSDK_API_KEY with
 // VIDEOSDK_SECRET_KEY or VIDEOSDK_SECRET_KEY_FILE (a token is minted and
 // renewed per run), or a ready VIDEOSDK_TOKEN. GCS uses Application Default

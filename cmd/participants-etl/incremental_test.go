@@ -156,6 +156,12 @@ func TestKillBetweenPublishAndLedger(t *testing.T) {
 	if asked := participantsRequested(srv, n); len(asked) != len(sessions) {
 		t.Errorf("the next tick asked for %d sessions, want all %d again", len(asked), len(sessions))
 	}
+	// The summary line carries the counts.
+	for _, kv := range []string{`"sessions_skipped_complete":0`, `"sessions_fetched_open":8`, `"sessions_completed":8`} {
+		if !strings.Contains(res.stderr, kv) {
+			t.Errorf("the summary line lacks %s", kv)
+		}
+	}
 	if rep := reportAt(t, out, "2026-11-26T15:00:00Z"); rep.Counts.SessionsCompleted != len(sessions) {
 		t.Errorf("the next tick recorded %d completions, want %d", rep.Counts.SessionsCompleted, len(sessions))
 	}

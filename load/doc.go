@@ -171,7 +171,8 @@
 //
 //	L0  ReadLedger, at the start of the run: list _ledger/ and read every
 //	    object, whatever shard count wrote it; a session completed at
-//	    several logical times counts from the earliest.
+//	    several logical times counts from the earliest. (ReadLedgerFor
+//	    keeps only the IDs of the run's list: the pipeline's way.)
 //	W   The run fetches the listed sessions of its shard that are not
 //	    CompleteBefore(id, T), and writes them (Run.Write).
 //	L1  RetractComplete(slot), just before Publish: remove what an earlier

@@ -7,6 +7,7 @@
 //	participants-etl schedule --schedule SPEC --sessions ... [flags]
 //	participants-etl demo     [--output DIR] [--chaos]
 //	participants-etl serve    [--list FILE]
+//	participants-etl forget   --output DIR|gs://BUCKET/PREFIX (--session ID ... | --sessions FILE | --completed-on YYYY-MM-DD)
 //	participants-etl version
 //
 // Each run reads a list of session IDs (one per line; blank lines and #
@@ -17,6 +18,13 @@
 // listing shows either all of a run or none of it. A rerun of the same
 // logical time and shard replaces exactly that run's files. A JSON report
 // of every run goes to OUTPUT/_runs/.
+//
+// With --incremental (ETL_INCREMENTAL) a run skips, without a request, the
+// listed sessions that an earlier tick recorded complete (every interval
+// ended) in the ledger, OUTPUT/_ledger/; --full (ETL_FULL) fetches them all
+// the same. `participants-etl forget` removes sessions (--session,
+// --sessions FILE) or a day's completions (--completed-on YYYY-MM-DD) from
+// the ledger, so that the next incremental tick fetches them again.
 //
 // Credentials come from the environment only: VIDEOSDK_API_KEY with
 // VIDEOSDK_SECRET_KEY or VIDEOSDK_SECRET_KEY_FILE (a token is minted and
@@ -91,7 +99,8 @@ type process struct {
 	clock          clock.Clock      // nil: the real clock
 	store          load.OpenOptions // production leaves it zero
 	// publishHook is the crash tests' pause between publish steps
-	// (load.WriteOptions.PublishHook); production leaves it nil.
+	// (load.WriteOptions.PublishHook) and at the ledger's steps
+	// (pipeline.Options.LedgerHook); production leaves it nil.
 	publishHook func(step string) error
 }
 
@@ -109,6 +118,8 @@ Usage:
   participants-etl schedule --schedule SPEC --sessions ... [flags]        an export on every tick
   participants-etl demo     [--output DIR] [--chaos]                      try it against a local simulator
   participants-etl serve    [--list FILE]                                 serve the simulator for run and schedule
+  participants-etl forget   --output ... (--session ID | --sessions FILE | --completed-on DATE)
+                                                                          make --incremental fetch sessions again
   participants-etl version
 
 Run 'participants-etl COMMAND --help' for a command's flags.
@@ -132,6 +143,8 @@ func (p *process) main(ctx context.Context, args []string) int {
 		err = p.demo(ctx, args)
 	case "serve":
 		err = p.serve(ctx, args)
+	case "forget":
+		err = p.forget(ctx, args)
 	case "version", "--version", "-version":
 		fmt.Fprintf(p.stdout, "participants-etl %s\n", version)
 		return exitOK
@@ -139,7 +152,7 @@ func (p *process) main(ctx context.Context, args []string) int {
 		fmt.Fprint(p.stdout, usageText)
 		return exitOK
 	default:
-		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo, serve or version\n", cmd)
+		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo, serve, forget or version\n", cmd)
 		return exitUsage
 	}
 	var ec exitError

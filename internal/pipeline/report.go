@@ -58,9 +58,17 @@ type Counts struct {
 	SessionsFailed int `json:"sessions_failed"`
 	// SessionsInvalid counts list lines that were not sent; they belong to
 	// shard 0's report and exit code.
-	SessionsInvalid int   `json:"sessions_invalid"`
-	DuplicateLines  int   `json:"duplicate_lines"`
-	Pages           int64 `json:"pages"` // API.Pages, kept here for readers of counts
+	SessionsInvalid int `json:"sessions_invalid"`
+	DuplicateLines  int `json:"duplicate_lines"`
+	// Incremental runs: the sessions of the shard skipped because an
+	// earlier tick recorded them complete, and those fetched because it
+	// did not (every fetched session; 0 in a full run).
+	SessionsSkippedComplete int `json:"sessions_skipped_complete"`
+	SessionsFetchedOpen     int `json:"sessions_fetched_open"`
+	// SessionsCompleted counts the sessions this run recorded complete in
+	// the ledger (every run that publishes records them).
+	SessionsCompleted int   `json:"sessions_completed"`
+	Pages             int64 `json:"pages"` // API.Pages, kept here for readers of counts
 	transform.Stats
 }
 
@@ -103,6 +111,8 @@ func (rep *Report) finish(err, ctxErr error) {
 
 func exitCode(err error, rep *Report) int {
 	switch {
+	case isPublishedError(err):
+		return ExitFailed // the data is published; the next run of the slot mends the rest
 	case err == nil:
 		if len(rep.Failed) > 0 || (rep.Shard.Index == 0 && rep.Counts.SessionsInvalid > 0) {
 			return ExitPartial

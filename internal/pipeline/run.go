@@ -61,6 +61,17 @@ type Options struct {
 	// ProgressInterval between progress lines; 0 for none.
 	ProgressInterval time.Duration
 
+	// Incremental skips, without a request, every session of the shard
+	// that a run at an earlier logical time recorded complete in the
+	// ledger; Full (with Incremental) fetches them all the same. Every run
+	// that publishes records its complete sessions, whatever these say.
+	Incremental bool
+	Full        bool
+	// LedgerHook, when set, is called at StepLedgerRetracted and
+	// StepLedgerPending; an error stops the run there, as a crash would.
+	// For tests; production leaves it nil.
+	LedgerHook func(step string) error
+
 	Clock  clock.Clock  // default: the real clock
 	Logger *slog.Logger // default: discard
 }
@@ -75,6 +86,9 @@ type run struct {
 	clock clock.Clock
 	log   *slog.Logger
 	rep   *Report
+	// complete is the sessions written whose every interval has an end,
+	// appended by the writer goroutine, then read by record.
+	complete []string
 }
 
 // Run exports one slot and returns its report, which carries the exit code.
@@ -168,7 +182,8 @@ func (r *run) summary(err error) {
 		"status", rep.Status, "exit_code", rep.ExitCode, "duration_seconds", round(rep.DurationSec),
 		"sessions_listed", c.SessionsListed, "sessions_in_shard", c.SessionsInShard,
 		"sessions_exported", c.SessionsExported, "sessions_failed", c.SessionsFailed,
-		"sessions_invalid", c.SessionsInvalid, "pages", c.Pages, "rows", c.Rows,
+		"sessions_invalid", c.SessionsInvalid, "sessions_skipped_complete", c.SessionsSkippedComplete,
+		"sessions_fetched_open", c.SessionsFetchedOpen, "sessions_completed", c.SessionsCompleted, "pages", c.Pages, "rows", c.Rows,
 		"participants_without_timelog", c.ParticipantsWithoutTimelog,
 		"requests", rep.API.Requests, "retries_by_cause", rep.API.RetriesByCause, "files", len(rep.Files),
 	}
@@ -195,6 +210,9 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	}
 	ids, err := r.readSessions(ctx)
 	if err != nil {
+		return table, err
+	}
+	if ids, err = r.skipComplete(ctx, table, ids); err != nil {
 		return table, err
 	}
 	client, err := extract.NewClient(r.opts.API)
@@ -230,6 +248,10 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	// signal arrives meanwhile, so that no half-published run is left behind.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
+	// The ledger's L1 and L2 (load's "# Ledger") around P, in every run.
+	if err := r.retract(pctx, table); err != nil {
+		return table, fmt.Errorf("before publishing: %w", err)
+	}
 	files, err := lr.Publish(pctx)
 	r.rep.Files = append(r.rep.Files, files...) // also the files of a *load.PublishedError
 	for _, f := range files {
@@ -239,7 +261,7 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 		return table, fmt.Errorf("publish: %w", err)
 	}
 	published = true
-	return table, nil
+	return table, r.record(pctx, table, files)
 }
 
 // readSessions reads the list, counts it into the report and returns the
@@ -303,9 +325,11 @@ func (r *run) readSessions(ctx context.Context) ([]string, error) {
 // result is one session's outcome on its way to the writer: its rows, or
 // the reason it failed.
 type result struct {
-	rows    []transform.Row
-	stats   transform.Stats
-	failure *Failure // set when the session failed
+	id       string
+	complete bool // every interval has an end
+	rows     []transform.Row
+	stats    transform.Stats
+	failure  *Failure // set when the session failed
 }
 
 // extractAll fetches every session with at most API.Concurrency sessions in
@@ -348,6 +372,9 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 			}
 			rep.Counts.Stats.Add(res.stats)
 			rep.Counts.SessionsExported++
+			if res.complete {
+				r.complete = append(r.complete, res.id)
+			}
 			rows.Add(int64(res.stats.Rows))
 		}
 		return nil
@@ -401,7 +428,7 @@ func (r *run) fetch(ctx context.Context, client *extract.Client, id string) (res
 		return result{failure: &Failure{SessionID: id, Reason: se.Reason}}, nil
 	}
 	rows, st := transform.Rows(s, transform.Meta{ExtractedAt: r.clock.Now(), RunID: r.rep.RunID})
-	return result{rows: rows, stats: st}, nil
+	return result{id: id, complete: complete(s), rows: rows, stats: st}, nil
 }
 
 // progress logs a progress line every ProgressInterval until the returned

@@ -26,6 +26,9 @@
 // --sessions FILE) or a day's completions (--completed-on YYYY-MM-DD) from
 // the ledger, so that the next incremental tick fetches them again.
 //
+// `participants-etl serve` runs the built-in simulator on a loopback address
+// and prints the environment that points run and schedule at it.
+//
 // Credentials come from the environment only: VIDEOSDK_API_KEY with
 // VIDEOSDK_SECRET_KEY or VIDEOSDK_SECRET_KEY_FILE (a token is minted and
 // renewed per run), or a ready VIDEOSDK_TOKEN. GCS uses Application Default
@@ -34,7 +37,9 @@
 // Exit codes:
 //
 //	0  every listed session was exported
-//	1  the run failed and committed nothing; a retry may cure it
+//	1  the run failed; a retry may cure it. The report's status says whether
+//	   nothing was published (failed, stopped) or the files were published
+//	   and a later step failed (published)
 //	2  usage or configuration error (flag, credentials, bucket); a retry will not
 //	3  the run committed its output, but some sessions could not be exported
 //	   or some list lines were invalid (each is named in the run report)

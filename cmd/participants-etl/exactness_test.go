@@ -114,7 +114,7 @@ func TestEmptySessionsParticipantsNull(t *testing.T) {
 // first accepted it, during a run of several seconds. The job mints a
 // fresh one and the output is exact.
 func TestTokenRefusedForAgeIsRenewed(t *testing.T) {
-	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
+	t.Parallel()                            // waits on real time (a rate, a timeout): overlap it with the other such tests
 	sessions := pagedSessions("t", 30, 300) // 180 pages at 30/s: 6s
 	srv := newSim(t, videosdktest.Options{Sessions: sessions, RateLimit: 30, TokenMaxAge: 2 * time.Second})
 	out := t.TempDir()

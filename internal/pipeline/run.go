@@ -292,12 +292,11 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 	defer stopProgress()
 
 	// The writer: the only goroutine that touches the load run and the
-	// report, with one Arrow builder reused for every session. Returning an
-	// error cancels the fetchers.
+	// report. Returning an error cancels the fetchers.
 	maxFails := int(r.opts.MaxFailedFraction * float64(len(ids)))
 	g.Go(func() error {
-		b := transform.NewBuilder(nil)
-		defer b.Release()
+		w := newBatchWriter(lr, r.rep, &rows)
+		defer w.release()
 		rep := r.rep
 		for res := range out {
 			done.Add(1)
@@ -309,18 +308,12 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 				}
 				continue
 			}
-			b.Append(res.rows...)
-			rec := b.NewRecord()
-			err := lr.Write(gctx, rec)
-			rec.Release()
-			if err != nil {
-				return fmt.Errorf("write parquet: %w", err)
+			if err := w.add(gctx, res); err != nil {
+				return err
 			}
-			rep.Counts.Stats.Add(res.stats)
-			rep.Counts.SessionsExported++
-			rows.Add(int64(res.stats.Rows))
 		}
-		return nil
+		// Every session handed over is written before Publish.
+		return w.flush(gctx)
 	})
 
 	// The fetchers, and the goroutine that closes out once they are done.
@@ -357,6 +350,62 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 	}
 	return err
 }
+
+// batchRows is how many rows the writer gathers, whole sessions at a time,
+// before it builds one Arrow record and writes it: one record and one
+// Parquet write per session cost tens of microseconds each, which on small
+// sessions was a large share of the CPU. A batch holds a few MiB.
+const batchRows = 16 << 10
+
+// batchWriter gathers the rows of whole sessions into one Arrow record and
+// writes it to the load run once it holds batchRows rows (and at the end).
+// A session is counted exported in the report only once the batch that
+// holds it is written. It belongs to the writer goroutine.
+type batchWriter struct {
+	lr  *load.Run
+	rep *Report
+	b   *transform.Builder
+	// pending is what the unwritten batch adds to the report.
+	pending         transform.Stats
+	pendingSessions int
+	rows            *atomic.Int64 // rows written, for progress lines
+}
+
+func newBatchWriter(lr *load.Run, rep *Report, rows *atomic.Int64) *batchWriter {
+	return &batchWriter{lr: lr, rep: rep, b: transform.NewBuilder(nil), rows: rows}
+}
+
+// add appends one session's rows, writing the batch if it is full. A
+// session is never split between batches, so it never spans parts.
+func (w *batchWriter) add(ctx context.Context, res result) error {
+	w.b.Append(res.rows...)
+	w.pending.Add(res.stats)
+	w.pendingSessions++
+	if w.b.Len() >= batchRows {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes the gathered sessions, if any, and counts them.
+func (w *batchWriter) flush(ctx context.Context) error {
+	if w.pendingSessions == 0 {
+		return nil
+	}
+	rec := w.b.NewRecord()
+	err := w.lr.Write(ctx, rec)
+	rec.Release()
+	if err != nil {
+		return fmt.Errorf("write parquet: %w", err)
+	}
+	w.rep.Counts.Stats.Add(w.pending)
+	w.rep.Counts.SessionsExported += w.pendingSessions
+	w.rows.Add(int64(w.pending.Rows))
+	w.pending, w.pendingSessions = transform.Stats{}, 0
+	return nil
+}
+
+func (w *batchWriter) release() { w.b.Release() }
 
 // fetch reads one session and turns it into rows. A failure confined to
 // the session is a result, not an error.

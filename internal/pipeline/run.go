@@ -231,7 +231,7 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 
 // readSessions reads the list, counts it into the report and returns the
 // IDs of this run's shard.
-func (r *run) readSessions(ctx context.Context) ([]string, error) {
+func (r *run) readSessions(ctx context.Context) (*shardIDs, error) {
 	src := r.opts.Sessions
 	rc := io.NopCloser(r.opts.Stdin)
 	if src != "-" {
@@ -247,7 +247,7 @@ func (r *run) readSessions(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("read session list %s: %w", src, err)
 	}
 	rep := r.rep
-	rep.Counts.SessionsListed = len(list.IDs)
+	rep.Counts.SessionsListed = list.Len()
 	rep.Counts.SessionsInvalid = len(list.Invalid) + list.InvalidOmitted
 	rep.Counts.DuplicateLines = list.Duplicates
 	if r.slot.ShardIndex == 0 { // invalid lines are shard 0's to report
@@ -257,17 +257,39 @@ func (r *run) readSessions(ctx context.Context) ([]string, error) {
 			r.log.Warn("invalid line in session list, not sent", "line", bad.Line, "value", bad.Value, "reason", bad.Reason)
 		}
 	}
-	ids := list.IDs
+	ids := &shardIDs{list: &list, all: true}
 	if n := r.slot.ShardCount; n > 1 {
-		ids = ids[:0:0]
-		for _, id := range list.IDs {
-			if shardOf(id, n) == r.slot.ShardIndex {
-				ids = append(ids, id)
+		ids.all = false
+		for i := range list.Len() {
+			if shardOf(list.ID(i), n) == r.slot.ShardIndex {
+				ids.idx = append(ids.idx, uint32(i))
 			}
 		}
 	}
-	rep.Counts.SessionsInShard = len(ids)
+	rep.Counts.SessionsInShard = ids.Len()
 	return ids, nil
+}
+
+// shardIDs are the IDs of the list that fall to this run's shard, by
+// index into the list, so that they take no more memory than the list.
+type shardIDs struct {
+	list *extract.SessionList
+	all  bool     // the whole list
+	idx  []uint32 // else the indexes of the shard's IDs
+}
+
+func (s *shardIDs) Len() int {
+	if s.all {
+		return s.list.Len()
+	}
+	return len(s.idx)
+}
+
+func (s *shardIDs) ID(i int) string {
+	if s.all {
+		return s.list.ID(i)
+	}
+	return s.list.ID(int(s.idx[i]))
 }
 
 // result is one session's outcome on its way to the writer: its rows, or
@@ -283,17 +305,17 @@ type result struct {
 // updates the report. The channel between them is short, so a slow store
 // slows the fetching down and memory stays bounded by concurrency, not by
 // the number of sessions.
-func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.Run, ids []string) error {
+func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.Run, ids *shardIDs) error {
 	g, gctx := errgroup.WithContext(ctx)
 	out := make(chan result, 2)
 
 	var done, rows atomic.Int64 // for progress lines only
-	stopProgress := r.progress(ctx, len(ids), &done, &rows, func() int64 { return client.Stats().Pages })
+	stopProgress := r.progress(ctx, ids.Len(), &done, &rows, func() int64 { return client.Stats().Pages })
 	defer stopProgress()
 
 	// The writer: the only goroutine that touches the load run and the
 	// report. Returning an error cancels the fetchers.
-	maxFails := int(r.opts.MaxFailedFraction * float64(len(ids)))
+	maxFails := int(r.opts.MaxFailedFraction * float64(ids.Len()))
 	g.Go(func() error {
 		w := newBatchWriter(lr, r.rep, &rows)
 		defer w.release()
@@ -304,7 +326,7 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 				rep.Failed = append(rep.Failed, *f)
 				if len(rep.Failed) > maxFails {
 					return fmt.Errorf("%w: %d of %d sessions failed, more than --max-failed-fraction %g; the API is probably down (last: %s)",
-						errTooManyFailed, len(rep.Failed), len(ids), r.opts.MaxFailedFraction, f.Reason)
+						errTooManyFailed, len(rep.Failed), ids.Len(), r.opts.MaxFailedFraction, f.Reason)
 				}
 				continue
 			}
@@ -325,10 +347,11 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 	fetchers.SetLimit(limit)
 	g.Go(func() error {
 		defer close(out)
-		for _, id := range ids {
+		for i := range ids.Len() {
 			if fctx.Err() != nil {
 				break
 			}
+			id := ids.ID(i)
 			fetchers.Go(func() error {
 				res, err := r.fetch(fctx, client, id)
 				if err != nil {

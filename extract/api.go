@@ -12,6 +12,13 @@ import (
 // credentials are wrong and the whole run must stop (exit 2).
 var ErrUnauthorized = errors.New("videosdk rejected the credentials")
 
+// ErrAPIUnreachable is wrapped by the error that stops a client whose first
+// requests all failed the same way, none succeeding: connection refused,
+// no answer, or the same HTTP error to every request (a 404 "no such
+// route" from a wrong API URL). Its message names the cause and a request.
+// Nothing further is sent; the run fails rather than grind through its list.
+var ErrAPIUnreachable = errors.New("the VideoSDK API cannot be used")
+
 // TokenSource hands out the bare JWT for the Authorization header.
 type TokenSource interface {
 	Token(ctx context.Context) (string, error)
@@ -25,15 +32,23 @@ type Options struct {
 	Concurrency    int           // hard cap on requests in flight, all sessions; default 8
 	PerPage        int           // default 100
 	RequestTimeout time.Duration // per attempt, body included; default 30s
-	MaxAttempts    int           // per request; default 6
-	Rate           float64       // requests/s shared by all workers; 0 = unlimited
-	MaxPages       int           // per session; default 10000
-	MaxRereads     int           // re-pagings of a session that shifted; default 3, negative none
-	MaxBodyBytes   int64         // default 32 MiB
-	Logger         *slog.Logger  // default slog.Default()
-	BackoffBase    time.Duration // first retry waits up to this (full jitter); default 200ms
-	BackoffMax     time.Duration // cap on one backoff wait; default 30s
-	MaxRetryAfter  time.Duration // cap on an honoured Retry-After; default 5m
+	// FirstByteTimeout ends an attempt that got no response headers in this
+	// long, a retried timeout; default 10s, at most RequestTimeout.
+	FirstByteTimeout time.Duration
+	MaxAttempts      int // per request, genuine faults only; default 6
+	// RetryDeadline bounds the retries of back-pressure (429, 503 with
+	// Retry-After), which do not count against MaxAttempts; default 10m.
+	RetryDeadline time.Duration
+	// Rate caps the requests/s of all workers; 0 = no cap. Below it the
+	// client finds the rate the server accepts by itself.
+	Rate          float64
+	MaxPages      int           // per session; default 10000
+	MaxRereads    int           // re-pagings of a session that shifted; default 3, negative none
+	MaxBodyBytes  int64         // default 32 MiB
+	Logger        *slog.Logger  // default slog.Default()
+	BackoffBase   time.Duration // first retry waits up to this (full jitter); default 200ms
+	BackoffMax    time.Duration // cap on one backoff wait; default 30s
+	MaxRetryAfter time.Duration // cap on an honoured Retry-After; default 5m
 }
 
 // Stats counts what a Client did. Safe to read at any time.

@@ -45,7 +45,7 @@ func TestMinterClaims(t *testing.T) {
 				"permissions": "[allow_join]",
 				"version":     "2",
 				"roles":       "[crawler]",
-				"iat":         fmt.Sprint(now.Unix()),
+				"iat":         fmt.Sprint(now.Add(-30 * time.Second).Unix()), // backdated for clock skew
 				"exp":         fmt.Sprint(now.Add(tt.wantTTL).Unix()),
 			}
 			for k, v := range want {

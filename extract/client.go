@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,11 +23,13 @@ import (
 // The defaults of Options, exported so that a command's flags show the
 // values the client would take anyway.
 const (
-	DefaultBaseURL        = "https://api.videosdk.live"
-	DefaultConcurrency    = 8
-	DefaultPerPage        = 100
-	DefaultRequestTimeout = 30 * time.Second
-	DefaultMaxAttempts    = 6
+	DefaultBaseURL          = "https://api.videosdk.live"
+	DefaultConcurrency      = 8
+	DefaultPerPage          = 100
+	DefaultRequestTimeout   = 30 * time.Second
+	DefaultFirstByteTimeout = 10 * time.Second
+	DefaultMaxAttempts      = 6
+	DefaultRetryDeadline    = 10 * time.Minute
 )
 
 const (
@@ -36,6 +39,9 @@ const (
 	defaultBackoffBase   = 200 * time.Millisecond
 	defaultBackoffMax    = 30 * time.Second
 	defaultMaxRetryAfter = 5 * time.Minute
+	// stallWarnAfter is how long without a successful request before a
+	// warning says so (and again every as long).
+	stallWarnAfter = time.Minute
 	// maxErrorBodyBytes is what is read of an error response for its message.
 	maxErrorBodyBytes = 4 << 10
 )
@@ -52,13 +58,16 @@ type Client struct {
 	pace    *pace
 	jitter  func(int64) int64
 	now     func() time.Time
-	halted  chan struct{} // closed on 401/403
+	halted  chan struct{} // closed on a fatal 401/403 or an unreachable API
 	haltErr error         // set once, before halted is closed
 	halt    sync.Once
+	probe   probe
 
-	requests, pages, rereads, rateLimited atomic.Int64
-	retriesMu                             sync.Mutex
-	retries                               map[string]int64
+	requests, pages, rereads, rateLimited, sessionsDone atomic.Int64
+	// lastProgress and lastStallWarn are Unix nanoseconds by c.now.
+	lastProgress, lastStallWarn atomic.Int64
+	retriesMu                   sync.Mutex
+	retries                     map[string]int64
 }
 
 // NewClient checks opts, fills in defaults and returns a Client.
@@ -104,6 +113,8 @@ func NewClient(opts Options) (*Client, error) {
 		{&opts.BackoffBase, defaultBackoffBase},
 		{&opts.BackoffMax, defaultBackoffMax},
 		{&opts.MaxRetryAfter, defaultMaxRetryAfter},
+		{&opts.RetryDeadline, DefaultRetryDeadline},
+		{&opts.FirstByteTimeout, DefaultFirstByteTimeout},
 	} {
 		if *d.v <= 0 {
 			*d.v = d.def
@@ -112,6 +123,7 @@ func NewClient(opts Options) (*Client, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	opts.FirstByteTimeout = min(opts.FirstByteTimeout, opts.RequestTimeout)
 	if opts.Rate < 0 {
 		return nil, fmt.Errorf("extract: rate %v is negative", opts.Rate)
 	}
@@ -122,14 +134,15 @@ func NewClient(opts Options) (*Client, error) {
 	if hc == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = opts.Concurrency
-		t.ResponseHeaderTimeout = opts.RequestTimeout
+		// The first-byte timeout is the client's own (attempt), so that
+		// it holds for a given HTTPClient as well.
 		// The API does not redirect; following one could read another
 		// resource as this session, so a 3xx fails the session instead.
 		hc = &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}}
 	}
-	return &Client{
+	c := &Client{
 		opts:    opts,
 		base:    base,
 		http:    hc,
@@ -140,7 +153,9 @@ func NewClient(opts Options) (*Client, error) {
 		now:     time.Now,
 		halted:  make(chan struct{}),
 		retries: make(map[string]int64),
-	}, nil
+	}
+	c.lastProgress.Store(c.now().UnixNano())
+	return c, nil
 }
 
 // Stats returns a snapshot of what the client has done so far.
@@ -193,12 +208,11 @@ func (c *Client) FetchSession(ctx context.Context, id string) (Session, error) {
 		perPage = r.perPage
 		if len(r.session.Participants) == r.maxTotal {
 			r.session.Pages = pages
+			c.sessionsDone.Add(1)
 			return r.session, nil
 		}
 		if pass > c.opts.MaxRereads {
-			return Session{}, &SessionError{SessionID: id, Reason: fmt.Sprintf(
-				"participant list kept shifting while paged (got %d of %d after %d passes)",
-				len(r.session.Participants), r.maxTotal, pass)}
+			return Session{}, &SessionError{SessionID: id, Reason: r.shortfall(pass)}
 		}
 		c.rereads.Add(1)
 		c.log.Info("session shifted while paged; reading it again",
@@ -212,6 +226,29 @@ type passResult struct {
 	maxTotal int     // the largest total any page reported
 	perPage  int     // as the server applied it
 	pages    int     // successful page fetches
+	// What explains a shortfall other than a session shifting while paged:
+	// every page agreeing on the total, the participants the pages list
+	// (repeats included), and the first participant one page lists twice.
+	sameTotal bool
+	listed    int
+	twice     string
+}
+
+// shortfall says why the distinct participants fell short of the total
+// after the last pass.
+func (r passResult) shortfall(passes int) string {
+	got := len(r.session.Participants)
+	switch {
+	case r.twice != "":
+		return fmt.Sprintf("%s (got %d distinct participants of total %d, the same in each of %d passes)",
+			r.twice, got, r.maxTotal, passes)
+	case r.sameTotal && r.listed < r.maxTotal:
+		return fmt.Sprintf("the pages list %d participants but pageInfo.total says %d (the same in each of %d passes)",
+			r.listed, r.maxTotal, passes)
+	default:
+		return fmt.Sprintf("participant list kept shifting while paged (got %d of %d after %d passes)",
+			got, r.maxTotal, passes)
+	}
 }
 
 // readPass fetches page 1, then the rest in parallel, then any pages a
@@ -268,6 +305,22 @@ func (c *Client) readPass(ctx context.Context, id string, perPage int) (passResu
 		}
 	}
 	r.session = merge(id, byNumber, last)
+	r.sameTotal = true
+	for n := 1; n <= last; n++ {
+		p := byNumber[n]
+		r.sameTotal = r.sameTotal && p.PageInfo.Total == r.maxTotal
+		r.listed += len(p.Participants)
+		if r.twice == "" {
+			seen := make(map[string]bool, len(p.Participants))
+			for _, part := range p.Participants {
+				if seen[part.ParticipantID] {
+					r.twice = fmt.Sprintf("page %d lists participant %s twice", n, showValue([]byte(part.ParticipantID)))
+					break
+				}
+				seen[part.ParticipantID] = true
+			}
+		}
+	}
 	return r, nil
 }
 
@@ -300,13 +353,19 @@ func (c *Client) pageFailure(id string, page int, err error) error {
 }
 
 // fetchPage fetches and decodes one page, retrying transient failures.
+// Genuine faults count against MaxAttempts; back-pressure (429, 503 with
+// Retry-After) and a refused token that has been renewed do not, and are
+// bounded by RetryDeadline instead.
 func (c *Client) fetchPage(ctx context.Context, id string, page, perPage int) (Page, error) {
 	u := c.pageURL(id, page, perPage)
+	deadline := c.now().Add(c.opts.RetryDeadline)
+	faults, pushedBack := 0, 0
 	for attempt := 1; ; attempt++ {
 		p, err := c.attempt(ctx, u)
+		c.probe.record(c, err)
 		if err == nil {
 			c.pages.Add(1)
-			c.pace.recover()
+			c.lastProgress.Store(c.now().UnixNano())
 			return p, nil
 		}
 		var te *transientError
@@ -314,24 +373,62 @@ func (c *Client) fetchPage(ctx context.Context, id string, page, perPage int) (P
 			if cause := context.Cause(ctx); cause != nil {
 				return Page{}, cause
 			}
+			if err := c.haltedErr(); err != nil {
+				return Page{}, err
+			}
 			var perm *permanentError
 			if errors.As(err, &perm) {
 				return Page{}, c.pageFailure(id, page, err)
 			}
 			return Page{}, err
 		}
-		if attempt >= c.opts.MaxAttempts {
-			return Page{}, &SessionError{SessionID: id, Err: err, Reason: fmt.Sprintf(
-				"page %d: gave up after %d attempts: %s", page, attempt, oneLine(err.Error()))}
+		var delay time.Duration
+		switch {
+		case te.renewed:
+			// A fresh token is ready: retry at once.
+		case te.backPressure:
+			pushedBack++
+			// The shared pace does the slowing down; the retry only waits
+			// what it was told, or a moment, so as not to retry in step.
+			delay = te.retryAfter
+			if !te.told {
+				delay = backoff(1, c.opts.BackoffBase, c.opts.BackoffMax, c.jitter)
+			}
+			if c.now().Add(delay).After(deadline) {
+				return Page{}, &SessionError{SessionID: id, Err: err, Reason: fmt.Sprintf(
+					"page %d: the server pushed back %d times over the retry deadline of %v: %s",
+					page, pushedBack, c.opts.RetryDeadline, oneLine(err.Error()))}
+			}
+		default:
+			faults++
+			if faults >= c.opts.MaxAttempts {
+				return Page{}, &SessionError{SessionID: id, Err: err, Reason: fmt.Sprintf(
+					"page %d: gave up after %d attempts: %s", page, faults, oneLine(err.Error()))}
+			}
+			delay = max(te.retryAfter, backoff(faults, c.opts.BackoffBase, c.opts.BackoffMax, c.jitter))
 		}
-		delay := max(te.retryAfter, backoff(attempt, c.opts.BackoffBase, c.opts.BackoffMax, c.jitter))
 		c.countRetry(te.cause)
-		c.log.Debug("retrying page", "session_id", id, "page", page, "attempt", attempt,
-			"status", te.status, "cause", te.cause, "delay", delay, "error", err.Error())
+		c.log.Warn("retrying page", "session_id", id, "page", page, "attempt", attempt,
+			"status", te.status, "cause", te.cause, "delay_seconds", delay.Seconds(), "error", err.Error())
+		c.warnIfStalled(te.cause)
 		if err := sleep(ctx, delay); err != nil {
 			return Page{}, err
 		}
 	}
+}
+
+// warnIfStalled says so, once every stallWarnAfter, when no request has
+// succeeded for that long.
+func (c *Client) warnIfStalled(cause string) {
+	now := c.now()
+	since := now.Sub(time.Unix(0, c.lastProgress.Load()))
+	last := c.lastStallWarn.Load()
+	if since < stallWarnAfter || now.Sub(time.Unix(0, last)) < stallWarnAfter ||
+		!c.lastStallWarn.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	c.log.Warn("no request has succeeded for a while", "seconds", int(since.Seconds()), "cause", cause,
+		"requests", c.requests.Load(), "pages", c.pages.Load())
 }
 
 func (c *Client) countRetry(cause string) {
@@ -351,6 +448,10 @@ func permanent(format string, args ...any) error {
 	return &permanentError{fmt.Errorf(format, args...)}
 }
 
+// errNoAnswer ends an attempt that got no response headers within the
+// first-byte timeout.
+var errNoAnswer = errors.New("no answer")
+
 // attempt sends one request, holding a slot of the in-flight cap only while
 // the request and its body are on the wire.
 func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
@@ -368,9 +469,11 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	defer func() { <-c.sem }()
 	// The gate may have closed while this request queued for a slot; the
 	// token is taken only now, so that queueing cannot bunch requests up.
-	if err := c.pace.wait(ctx); err != nil {
+	sentAt, err := c.pace.wait(ctx)
+	if err != nil {
 		return Page{}, err
 	}
+	defer c.pace.done()
 	if err := c.haltedErr(); err != nil {
 		return Page{}, err
 	}
@@ -381,8 +484,14 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 
 	actx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
 	defer cancel()
+	// A server that takes the request and says nothing is found out long
+	// before the whole request's timeout.
+	actx, noAnswer := context.WithCancelCause(actx)
+	defer noAnswer(nil)
+	firstByte := time.AfterFunc(c.opts.FirstByteTimeout, func() { noAnswer(errNoAnswer) })
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
 	if err != nil {
+		firstByte.Stop()
 		return Page{}, err
 	}
 	req.URL = u // keep the escaping exactly as built
@@ -390,20 +499,25 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	req.Header.Set("Accept", "application/json")
 	c.requests.Add(1)
 	resp, err := c.http.Do(req)
+	firstByte.Stop()
 	if err != nil {
-		return Page{}, c.transportFailure(ctx, actx, err)
+		return Page{}, c.transportFailure(ctx, actx, u, err)
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode != http.StatusOK {
-		return Page{}, c.statusFailure(u, resp, token)
+		return Page{}, c.statusFailure(u, resp, token, sentAt)
+	}
+	c.pace.accept()
+	if m, ok := c.opts.Tokens.(*Minter); ok {
+		m.accepted(token)
 	}
 	if resp.ContentLength > c.opts.MaxBodyBytes {
 		return Page{}, permanent("response body of %d bytes is over the limit of %d bytes", resp.ContentLength, c.opts.MaxBodyBytes)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBodyBytes+1))
 	if err != nil {
-		return Page{}, c.transportFailure(ctx, actx, fmt.Errorf("read body of GET %s: %w", u, err))
+		return Page{}, c.transportFailure(ctx, actx, u, fmt.Errorf("read body of GET %s: %w", u, err))
 	}
 	if int64(len(body)) > c.opts.MaxBodyBytes {
 		return Page{}, permanent("response body over the limit of %d bytes", c.opts.MaxBodyBytes)
@@ -423,9 +537,13 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 
 // transportFailure classifies an error from sending a request or reading
 // its body.
-func (c *Client) transportFailure(ctx, actx context.Context, err error) error {
+func (c *Client) transportFailure(ctx, actx context.Context, u *url.URL, err error) error {
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
+	}
+	if errors.Is(context.Cause(actx), errNoAnswer) {
+		return &transientError{cause: CauseTimeout, noAnswer: true, err: fmt.Errorf(
+			"GET %s: no response headers within %v", u, c.opts.FirstByteTimeout)}
 	}
 	var ne net.Error
 	if errors.Is(actx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
@@ -434,41 +552,51 @@ func (c *Client) transportFailure(ctx, actx context.Context, err error) error {
 	return &transientError{cause: CauseNetwork, err: err}
 }
 
-// statusFailure turns a non-200 response into an error.
-func (c *Client) statusFailure(u *url.URL, resp *http.Response, token string) error {
+// statusFailure turns a non-200 response to a request sent at sentAt into
+// an error.
+func (c *Client) statusFailure(u *url.URL, resp *http.Response, token string, sentAt time.Time) error {
 	// A broken error body leaves the status to speak for itself.
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 	status := resp.StatusCode
-	what := fmt.Sprintf("GET %s: HTTP %d%s", u, status, errorMessage(body, token))
+	reply := fmt.Sprintf("HTTP %d%s", status, errorMessage(body, token))
+	what := fmt.Sprintf("GET %s: %s", u, reply)
 	retryAfter, told := parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), c.opts.MaxRetryAfter)
+	if status == http.StatusTooManyRequests || (status == http.StatusServiceUnavailable && told) {
+		// Back-pressure: the server is fine, the pace is not.
+		cause := CauseHTTP429
+		if status == http.StatusTooManyRequests {
+			c.rateLimited.Add(1)
+		} else {
+			cause = CauseHTTP5xx
+		}
+		if cut, ok := c.pace.pushBack(sentAt, retryAfter); ok {
+			c.log.Debug("server pushed back; slowing down", "status", status, "rate_per_second", round3(cut.rate),
+				"accepted_per_second", round3(cut.accepted), "sent_per_second", round3(cut.sent))
+		}
+		return &transientError{cause: cause, status: status, retryAfter: retryAfter, told: told,
+			backPressure: true, err: errors.New(what)}
+	}
+	c.pace.accept()
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return c.stop(fmt.Errorf("%w: %s; check VIDEOSDK_API_KEY and VIDEOSDK_SECRET_KEY (or VIDEOSDK_TOKEN)",
-			ErrUnauthorized, what))
-	case status == http.StatusTooManyRequests:
-		c.rateLimited.Add(1)
-		// Without a Retry-After, hold everyone back briefly; "0" means now.
-		gate := retryAfter
-		if !told {
-			gate = c.opts.BackoffBase
-		}
-		if r := c.pace.throttle(gate); r > 0 {
-			c.log.Debug("rate limited; slowing down", "status", status, "delay", gate, "rate", r)
-		}
-		return &transientError{cause: CauseHTTP429, status: status, retryAfter: retryAfter, err: errors.New(what)}
+		return c.refused(token, status, what)
 	case status == http.StatusRequestTimeout:
-		return &transientError{cause: CauseHTTP408, status: status, err: errors.New(what)}
+		return &transientError{cause: CauseHTTP408, status: status, reply: reply, err: errors.New(what)}
 	case status >= 500:
-		if status != http.StatusServiceUnavailable {
-			retryAfter = 0
-		} else if retryAfter > 0 {
-			c.pace.throttle(retryAfter)
-		}
-		return &transientError{cause: CauseHTTP5xx, status: status, retryAfter: retryAfter, err: errors.New(what)}
+		return &transientError{cause: CauseHTTP5xx, status: status, reply: reply, err: errors.New(what)}
 	default:
-		return permanent("%s", what)
+		return &httpError{reply: reply, permanentError: permanentError{errors.New(what)}}
 	}
 }
+
+// httpError is a permanent failure with a status, kept apart so that the
+// probe can tell "every request is a 404" from anything else.
+type httpError struct {
+	reply string // "HTTP 404: no such route"
+	permanentError
+}
+
+func (e *httpError) Unwrap() error { return &e.permanentError }
 
 // errorMessage pulls the message out of a JSON error body, one line, short,
 // and with the token removed should a proxy echo it.
@@ -504,12 +632,34 @@ func contentType(resp *http.Response) string {
 	return "no content type"
 }
 
+// refused answers a 401 or 403 to a request sent with token. A minted
+// token the server had accepted was refused for its age (a server-side
+// validity shorter than exp, clock skew): a fresh one is minted, once for
+// all workers, and the request retried. A minted token never accepted, or
+// a given one, means the credentials are wrong: the run stops.
+func (c *Client) refused(token string, status int, what string) error {
+	switch tokens := c.opts.Tokens.(type) {
+	case *Minter:
+		if err := tokens.renewRefused(token); err == nil {
+			return &transientError{cause: CauseTokenRefused, status: status, renewed: true, err: errors.New(what)}
+		}
+		return c.stop(fmt.Errorf("%w: %s, to a freshly minted token; check VIDEOSDK_API_KEY and VIDEOSDK_SECRET_KEY",
+			ErrUnauthorized, what))
+	case staticToken:
+		return c.stop(fmt.Errorf("%w: %s, to the given token, which %s; %d sessions were fetched before; "+
+			"give a new VIDEOSDK_TOKEN, or set VIDEOSDK_API_KEY and VIDEOSDK_SECRET_KEY instead so that the job mints its own",
+			ErrUnauthorized, what, tokens.expiry(c.now()), c.sessionsDone.Load()))
+	default:
+		return c.stop(fmt.Errorf("%w: %s; check VIDEOSDK_API_KEY and VIDEOSDK_SECRET_KEY (or VIDEOSDK_TOKEN)", ErrUnauthorized, what))
+	}
+}
+
 // stop makes err the answer to every request of this client from now on.
 func (c *Client) stop(err error) error {
 	c.halt.Do(func() {
 		c.haltErr = err
 		close(c.halted)
-		c.log.Error("credentials rejected; sending no further requests", "error", err.Error())
+		c.log.Error("sending no further requests", "error", err.Error())
 	})
 	return c.haltErr
 }
@@ -538,6 +688,8 @@ func (c *Client) pageURL(id string, page, perPage int) *url.URL {
 	u.RawQuery = url.Values{"page": {strconv.Itoa(page)}, "perPage": {strconv.Itoa(perPage)}}.Encode()
 	return &u
 }
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")

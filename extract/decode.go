@@ -11,19 +11,25 @@ import (
 // the whole body, so a body that is not JSON (truncated, an HTML page) is a
 // *json.SyntaxError, which a retry may cure; any other error means the page
 // does not match the schema, which no retry will change.
+//
+// The keys that decide which participants a page lists (data, participants,
+// participantId) are matched exactly, not case-insensitively as
+// encoding/json matches struct fields: a "Participants" key is an unknown
+// field, ignored like any other, never a second list.
 func decodePage(body []byte) (Page, error) {
-	var wire struct {
-		PageInfo *PageInfo       `json:"pageInfo"`
-		Data     json.RawMessage `json:"data"`
-	}
+	var wire map[string]json.RawMessage
 	if err := json.Unmarshal(body, &wire); err != nil {
 		return Page{}, fmt.Errorf("response: %w", err)
 	}
-	if wire.PageInfo == nil {
+	if isNull(wire["pageInfo"]) {
 		return Page{}, errors.New("pageInfo missing")
 	}
-	data := bytes.TrimSpace(wire.Data)
-	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
+	var page Page
+	if err := json.Unmarshal(wire["pageInfo"], &page.PageInfo); err != nil {
+		return Page{}, fmt.Errorf("pageInfo: %w", err)
+	}
+	data := bytes.TrimSpace(wire["data"])
+	if isNull(data) {
 		return Page{}, errors.New("data missing")
 	}
 	// The official SDKs accept the session object or a one-element array.
@@ -37,31 +43,73 @@ func decodePage(body []byte) (Page, error) {
 		}
 		data = elems[0]
 	}
-	var session struct {
-		SessionInfo
-		Participants *[]json.RawMessage `json:"participants"`
+	var session map[string]json.RawMessage
+	if err := json.Unmarshal(data, &session); err != nil || session == nil {
+		return Page{}, fmt.Errorf("data: want the session object, got %s", truncate(data, 40))
 	}
-	if err := json.Unmarshal(data, &session); err != nil {
-		return Page{}, fmt.Errorf("data: %w", err)
-	}
-	if session.Participants == nil {
-		return Page{}, errors.New("data.participants missing")
-	}
-	page := Page{
-		PageInfo:     *wire.PageInfo,
-		Session:      session.SessionInfo,
-		Participants: make([]Participant, len(*session.Participants)),
-	}
-	for i, raw := range *session.Participants {
-		p := &page.Participants[i]
-		if err := json.Unmarshal(raw, p); err != nil {
-			return Page{}, fmt.Errorf("data.participants[%d]: %w", i, err)
+	for _, f := range []struct {
+		key string
+		dst **string
+	}{{"roomId", &page.Session.RoomID}, {"customRoomId", &page.Session.CustomRoomID}} {
+		if err := json.Unmarshal(orNull(session[f.key]), f.dst); err != nil {
+			return Page{}, fmt.Errorf("data.%s: want a string, got %s", f.key, truncate(session[f.key], 40))
 		}
-		if p.ParticipantID == "" {
-			return Page{}, fmt.Errorf("data.participants[%d]: participantId missing or empty", i)
+	}
+	var id *string
+	if err := json.Unmarshal(orNull(session["id"]), &id); err != nil {
+		return Page{}, fmt.Errorf("data.id: want a string, got %s", truncate(session["id"], 40))
+	}
+	if id != nil {
+		page.Session.ID = *id
+	}
+	// A session nobody stayed in may send participants null or not at all;
+	// the page lists nobody, and the paging checks compare that with total.
+	var raws []json.RawMessage
+	if err := json.Unmarshal(orNull(session["participants"]), &raws); err != nil {
+		return Page{}, fmt.Errorf("data.participants: want an array, got %s", truncate(session["participants"], 40))
+	}
+	page.Participants = make([]Participant, len(raws))
+	for i, raw := range raws {
+		if err := decodeParticipant(raw, &page.Participants[i]); err != nil {
+			return Page{}, fmt.Errorf("data.participants[%d]: %w", i, err)
 		}
 	}
 	return page, nil
+}
+
+func decodeParticipant(raw json.RawMessage, p *Participant) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return fmt.Errorf("want an object, got %s", truncate(raw, 40))
+	}
+	var id *string
+	if err := json.Unmarshal(orNull(fields["participantId"]), &id); err != nil {
+		return fmt.Errorf("participantId: want a string, got %s", truncate(fields["participantId"], 40))
+	}
+	if id == nil || *id == "" {
+		return errors.New("participantId missing or empty")
+	}
+	p.ParticipantID = *id
+	if err := json.Unmarshal(orNull(fields["name"]), &p.Name); err != nil {
+		return fmt.Errorf("name: want a string, got %s", truncate(fields["name"], 40))
+	}
+	if err := json.Unmarshal(orNull(fields["timelog"]), &p.Timelog); err != nil {
+		return err
+	}
+	return nil
+}
+
+// orNull stands null in for an absent field, so that both decode to nil.
+func orNull(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
+}
+
+func isNull(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || bytes.Equal(raw, []byte("null"))
 }
 
 // checkPage holds a page to what was asked and to itself. perPage is the

@@ -45,14 +45,40 @@ func TestDecodePage(t *testing.T) {
 		{name: "no pageInfo", body: `{"data":{"participants":[]}}`, wantErr: "pageInfo missing"},
 		{name: "no data", body: `{"pageInfo":{"currentPage":1}}`, wantErr: "data missing"},
 		{name: "null data", body: `{"pageInfo":{"currentPage":1},"data":null}`, wantErr: "data missing"},
-		{name: "no participants", body: `{"pageInfo":{"currentPage":1},"data":{"id":"s"}}`, wantErr: "participants missing"},
-		{name: "participants not an array", body: `{"pageInfo":{"currentPage":1},"data":{"participants":{"a":1}}}`, wantErr: "data:"},
+		{name: "participants absent", body: `{"pageInfo":{"currentPage":1,"perPage":20,"lastPage":0,"total":0},"data":{"id":"s"}}`, check: func(t *testing.T, p Page) {
+			if len(p.Participants) != 0 || p.Session.ID != "s" {
+				t.Errorf("page = %+v, want an empty session s", p)
+			}
+		}},
+		{name: "participants null", body: `{"pageInfo":{"currentPage":1,"perPage":20,"lastPage":0,"total":0},"data":{"participants":null,"roomId":null,"customRoomId":""}}`, check: func(t *testing.T, p Page) {
+			if len(p.Participants) != 0 || p.Session.RoomID != nil || p.Session.CustomRoomID == nil || *p.Session.CustomRoomID != "" {
+				t.Errorf("page = %+v, want no participants, roomId nil, customRoomId empty", p)
+			}
+		}},
+		{name: "case of keys matters", body: `{"pageInfo":{"currentPage":1,"perPage":20,"lastPage":1,"total":1},"data":{"participants":[{"participantId":"a","ParticipantId":"b"}],"Participants":[{"participantId":"c"}]}}`, check: func(t *testing.T, p Page) {
+			if len(p.Participants) != 1 || p.Participants[0].ParticipantID != "a" {
+				t.Errorf("participants = %+v, want only a", p.Participants)
+			}
+		}},
+		{name: "participants not an array", body: `{"pageInfo":{"currentPage":1},"data":{"participants":{"a":1}}}`, wantErr: "data.participants: want an array"},
+		{name: "participant null", body: `{"pageInfo":{"currentPage":1},"data":{"participants":[null]}}`, wantErr: "participants[0]: want an object"},
+		{name: "data a string", body: `{"pageInfo":{"currentPage":1},"data":"x"}`, wantErr: "data: want the session object"},
+		{name: "roomId a number", body: `{"pageInfo":{"currentPage":1},"data":{"roomId":1,"participants":[]}}`, wantErr: "data.roomId"},
+		{name: "leap second", body: `{"pageInfo":{"currentPage":1,"perPage":20,"lastPage":1,"total":1},"data":{"participants":[{"participantId":"a","timelog":[{"start":"2016-12-31T23:59:60Z","end":"2016-12-31T23:59:60.5+00:00"}]}]}}`, check: func(t *testing.T, p Page) {
+			tl := p.Participants[0].Timelog[0]
+			if want := time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC); !tl.Start.Equal(want) {
+				t.Errorf("start %v, want %v", tl.Start, want)
+			}
+			if want := time.Date(2017, 1, 1, 0, 0, 0, 5e8, time.UTC); !tl.End.Equal(want) {
+				t.Errorf("end %v, want %v", tl.End, want)
+			}
+		}},
 		{name: "participantId missing", body: `{"pageInfo":{"currentPage":1},"data":{"participants":[{"participantId":"a"},{"name":"x"}]}}`, wantErr: "participants[1]: participantId missing"},
 		{name: "participantId empty", body: `{"pageInfo":{"currentPage":1},"data":{"participants":[{"participantId":""}]}}`, wantErr: "participants[0]: participantId missing"},
 		{name: "bad timestamp", body: `{"pageInfo":{"currentPage":1},"data":{"participants":[{"participantId":"a","timelog":[{"start":"yesterday"}]}]}}`, wantErr: "participants[0]: timelog start"},
 		{name: "timestamp not a string", body: `{"pageInfo":{"currentPage":1},"data":{"participants":[{"participantId":"a","timelog":[{"start":12}]}]}}`, wantErr: "timelog start"},
 		{name: "name a number", body: `{"pageInfo":{"currentPage":1},"data":{"participants":[{"participantId":"a","name":3}]}}`, wantErr: "participants[0]"},
-		{name: "pageInfo a string", body: `{"pageInfo":"1","data":{"participants":[]}}`, wantErr: "response:"},
+		{name: "pageInfo a string", body: `{"pageInfo":"1","data":{"participants":[]}}`, wantErr: "pageInfo:"},
 		{name: "top level an array", body: `[1]`, wantErr: "response:"},
 	}
 	for _, tt := range tests {

@@ -584,7 +584,7 @@ func TestChaos(t *testing.T) {
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, `"msg":"retrying page"`) {
 			retryLines++
-			for _, key := range []string{`"session_id"`, `"page"`, `"attempt"`, `"status"`, `"cause"`, `"delay"`} {
+			for _, key := range []string{`"level":"WARN"`, `"session_id"`, `"page"`, `"attempt"`, `"status"`, `"cause"`, `"delay_seconds"`} {
 				if !strings.Contains(line, key) {
 					t.Fatalf("retry log line without %s: %s", key, line)
 				}

@@ -96,17 +96,27 @@ func parseTime(field string, raw json.RawMessage) (*time.Time, error) {
 
 // ParseRFC3339 parses a timestamp in any form RFC 3339 allows. Go's
 // time.RFC3339Nano layout already takes any number of fractional digits and
-// any offset; RFC 3339 §5.6 also allows lower-case 't' and 'z'.
+// any offset; RFC 3339 §5.6 also allows lower-case 't' and 'z', and a leap
+// second (23:59:60), which Go's time cannot hold: it is read as the second
+// after 23:59:59, that is 00:00:00 of the next day.
 func ParseRFC3339(s string) (time.Time, error) {
+	in := s
 	if len(s) > 10 && (s[10] == 't') {
 		s = s[:10] + "T" + s[11:]
 	}
 	if strings.HasSuffix(s, "z") {
 		s = s[:len(s)-1] + "Z"
 	}
+	leap := len(s) > 19 && s[16] == ':' && s[17:19] == "60"
+	if leap {
+		s = s[:17] + "59" + s[19:]
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp", truncate([]byte(s), 40))
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp", truncate([]byte(in), 40))
+	}
+	if leap {
+		t = t.Add(time.Second)
 	}
 	return t, nil
 }

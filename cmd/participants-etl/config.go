@@ -34,7 +34,9 @@ type Config struct {
 	Concurrency       int
 	PerPage           int
 	RequestTimeout    time.Duration
+	FirstByteTimeout  time.Duration
 	MaxAttempts       int
+	RetryDeadline     time.Duration
 	Rate              float64
 	MaxFailedFraction float64
 	MaxSessions       int
@@ -159,8 +161,10 @@ func bindExport(fs *flagSet, c *Config, defaultOutput string) {
 	fs.int(&c.Concurrency, "concurrency", "ETL_CONCURRENCY", extract.DefaultConcurrency, "hard cap on API requests in flight")
 	fs.int(&c.PerPage, "per-page", "ETL_PER_PAGE", extract.DefaultPerPage, "participants asked for per page (the server may cap it)")
 	fs.duration(&c.RequestTimeout, "request-timeout", "ETL_REQUEST_TIMEOUT", extract.DefaultRequestTimeout, "limit on one API request, body included")
-	fs.int(&c.MaxAttempts, "max-attempts", "ETL_MAX_ATTEMPTS", extract.DefaultMaxAttempts, "attempts per API request before its session fails")
-	fs.float(&c.Rate, "rate", "ETL_RATE", 0, "API requests per second across all workers; 0 for no limit")
+	fs.duration(&c.FirstByteTimeout, "first-byte-timeout", "ETL_FIRST_BYTE_TIMEOUT", extract.DefaultFirstByteTimeout, "an API request with no response headers in this long is retried")
+	fs.int(&c.MaxAttempts, "max-attempts", "ETL_MAX_ATTEMPTS", extract.DefaultMaxAttempts, "attempts per API request at faults (5xx, resets, timeouts) before its session fails")
+	fs.duration(&c.RetryDeadline, "retry-deadline", "ETL_RETRY_DEADLINE", extract.DefaultRetryDeadline, "how long one API request may be retried while the server pushes back (429)")
+	fs.float(&c.Rate, "rate", "ETL_RATE", 0, "ceiling on API requests per second across all workers (the pace the server accepts is found below it); 0 for none")
 	fs.float(&c.MaxFailedFraction, "max-failed-fraction", "ETL_MAX_FAILED_FRACTION", pipeline.DefaultMaxFailedFraction, "above this fraction of failed sessions the run commits nothing and exits 1")
 	fs.int(&c.MaxSessions, "max-sessions", "ETL_MAX_SESSIONS", pipeline.DefaultMaxSessions, "most session IDs one list may hold")
 	fs.int(&c.ShardIndex, "shard-index", "JOB_COMPLETION_INDEX", 0, "this shard, 0-based (Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX)")
@@ -207,6 +211,10 @@ func (c *Config) validate() error {
 		return usagef("--per-page %d: want 1 to 10000", c.PerPage)
 	case c.RequestTimeout <= 0:
 		return usagef("--request-timeout %v: want a positive duration", c.RequestTimeout)
+	case c.FirstByteTimeout <= 0:
+		return usagef("--first-byte-timeout %v: want a positive duration", c.FirstByteTimeout)
+	case c.RetryDeadline <= 0:
+		return usagef("--retry-deadline %v: want a positive duration", c.RetryDeadline)
 	case c.MaxAttempts < 1 || c.MaxAttempts > 100:
 		return usagef("--max-attempts %d: want 1 to 100", c.MaxAttempts)
 	case c.Rate < 0:
@@ -293,10 +301,17 @@ func checkHTTPURL(flag, raw string, userinfo bool) error {
 // environment or a mounted file, never from flags, so that they stay out of
 // process listings and shell history.
 func credentialsFromEnv(getenv env, readFile func(string) ([]byte, error)) (Credentials, error) {
-	if tok := strings.TrimSpace(getenv("VIDEOSDK_TOKEN")); tok != "" {
+	tok := strings.TrimSpace(getenv("VIDEOSDK_TOKEN"))
+	key := strings.TrimSpace(getenv("VIDEOSDK_API_KEY"))
+	if tok != "" {
+		// Either could be the one meant; guessing would hide a stale one.
+		for _, v := range []string{"VIDEOSDK_API_KEY", "VIDEOSDK_SECRET_KEY", "VIDEOSDK_SECRET_KEY_FILE"} {
+			if getenv(v) != "" {
+				return Credentials{}, usagef("both VIDEOSDK_TOKEN and %s are set: keep the token or the key and secret", v)
+			}
+		}
 		return Credentials{Token: tok}, nil
 	}
-	key := strings.TrimSpace(getenv("VIDEOSDK_API_KEY"))
 	secret := []byte(getenv("VIDEOSDK_SECRET_KEY"))
 	if path := getenv("VIDEOSDK_SECRET_KEY_FILE"); path != "" {
 		if len(secret) > 0 {

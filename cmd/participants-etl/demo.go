@@ -32,7 +32,7 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	fs := newFlagSet("demo", p.getenv, p.stdout)
 	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
 	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions (the same seed gives the same data)")
-	fs.BoolVar(&chaos, "chaos", false, "make the simulator hostile: a fifth of requests fail in every way the real API can, under a rate limit")
+	fs.BoolVar(&chaos, "chaos", false, "make the simulator hostile: a fifth of requests fail in every way the real API can, under a rate limit the job is not told, with tokens refused after a minute")
 	bindLogicalTime(fs, &logical, "", "now")
 	bindExport(fs, &c, "./demo-out")
 	fs.Usage = func() {
@@ -60,20 +60,13 @@ func (p *process) demo(ctx context.Context, args []string) error {
 		Secret:   []byte(demoSecret),
 	}
 	if chaos {
-		// Every fault but the random 429s: the simulator's rate limit sends
-		// real ones, and random ones would hold the client's adaptive rate
-		// at its floor for the whole demo (the tests cover them).
-		var kinds []videosdktest.Fault
-		for _, f := range videosdktest.AllFaults {
-			if f != videosdktest.Fault429Seconds && f != videosdktest.Fault429Date {
-				kinds = append(kinds, f)
-			}
-		}
-		sim.Faults = videosdktest.Faults{Fraction: 0.2, Seed: seed, Kinds: kinds}
-		// The client starts faster than the server allows, so the demo shows
-		// real 429s and the shared rate backing off, then recovering.
+		// Every fault, a rate limit the client is not told (answered
+		// without Retry-After), and tokens refused a minute after first
+		// use: the client finds the pace and renews tokens by itself.
+		sim.Faults = videosdktest.Faults{Fraction: 0.2, Seed: seed}
 		sim.RateLimit = 150
-		c.Rate = 200
+		sim.RateLimitRetryAfter = videosdktest.RetryAfterNone
+		sim.TokenMaxAge = time.Minute
 		if c.RequestTimeout > 2*time.Second {
 			c.RequestTimeout = time.Second // the simulator's stalls outlast it
 		}

@@ -145,7 +145,7 @@ func TestChaos(t *testing.T) {
 	out := t.TempDir()
 	start := time.Now()
 	res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
-		"--output", out, "--api-url", srv.URL(), "--rate", "400", "--request-timeout", "500ms", "--max-attempts", "10",
+		"--output", out, "--api-url", srv.URL(), "--request-timeout", "500ms", "--max-attempts", "10",
 		"--logical-time", "2026-11-26T15:00:00Z")
 	if res.code != exitOK {
 		t.Fatalf("exit %d; stderr tail:\n%s", res.code, tail(res.stderr, 3000))

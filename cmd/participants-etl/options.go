@@ -49,13 +49,15 @@ func clientOptions(cfg Config, log *slog.Logger) extract.Options {
 		tokens = extract.NewMinter(cfg.Credentials.APIKey, cfg.Credentials.Secret, 30*time.Minute)
 	}
 	return extract.Options{
-		BaseURL:        cfg.APIURL,
-		Tokens:         tokens,
-		Concurrency:    cfg.Concurrency,
-		PerPage:        cfg.PerPage,
-		RequestTimeout: cfg.RequestTimeout,
-		MaxAttempts:    cfg.MaxAttempts,
-		Rate:           cfg.Rate,
-		Logger:         log,
+		BaseURL:          cfg.APIURL,
+		Tokens:           tokens,
+		Concurrency:      cfg.Concurrency,
+		PerPage:          cfg.PerPage,
+		RequestTimeout:   cfg.RequestTimeout,
+		FirstByteTimeout: cfg.FirstByteTimeout,
+		MaxAttempts:      cfg.MaxAttempts,
+		RetryDeadline:    cfg.RetryDeadline,
+		Rate:             cfg.Rate,
+		Logger:           log,
 	}
 }

@@ -35,6 +35,10 @@ type Session struct {
 	// DataAsArray sends data as a one-element array holding the session.
 	DataAsArray  bool
 	Participants []Participant
+	// ParticipantsIs sends the participants list null or leaves it out, as
+	// the API does for a session nobody stayed in (with any participants
+	// it holds left unsaid, for a nastier test).
+	ParticipantsIs Presence
 
 	// Live sessions gain LiveStep participants (default 1) on every request
 	// that reaches them, until they hold LiveCap participants.

@@ -24,6 +24,9 @@
 //   - live sessions that gain participants on every request, at the end of
 //     the list or at the front (shifting every page), so that pages of one
 //     read disagree the way the real service's do.
+//   - a session's participants sent null or left out
+//     (Session.ParticipantsIs), as the API does for a session nobody stayed
+//     in.
 //
 // Fault mode (Options.Faults) makes a seeded fraction of requests fail the
 // way a real API behind proxies does: connection resets mid-body, 500/502/503
@@ -31,7 +34,11 @@
 // HTTP date, truncated JSON and HTML on a 200, latency, and bodies that stall
 // longer than the client's timeout. No page is faulted more than
 // Faults.MaxConsecutive times in a row, so a client that retries always gets
-// through. Options.RateLimit adds a server-side token bucket answering 429.
+// through. Options.RateLimit adds a server-side token bucket answering 429,
+// with Retry-After in seconds, as an HTTP date or not at all
+// (RateLimitRetryAfter). Options.TokenMaxAge refuses a token some time after
+// its first use (a server-side validity shorter than exp), and
+// Options.NeverAnswer takes every request and never answers.
 //
 // The session list, GET /v2/sessions/?roomId=&customRoomId=&page=&perPage=
 // &startDate=&endDate=, lists the sessions newest first by Session.Start
@@ -48,7 +55,8 @@
 // the same auth, rate limit and faults; ListRequests counts them. AddSession
 // starts a session at any time.
 //
-// Gauges (MaxInFlight, Requests, RequestURIs) and Snapshot, the data as they
+// Gauges (MaxInFlight, Requests, RateLimited, TokensAged, RequestURIs) and
+// Snapshot, the data as they
 // stand after any live growth, let tests check what the client did and got;
 // Session.Want gives a snapshot in extract's types. Live growth lasts for
 // the life of the Server: a second export against the same Server sees more

@@ -9,7 +9,7 @@ import (
 // Generate makes n sessions (deterministic for a seed) that exercise what
 // the API can send: a few large sessions of thousands of participants (many
 // pages), live sessions growing at the end and at the front, data as an
-// array, empty sessions, unicode names (emoji, CJK, right-to-left), null,
+// array, empty sessions (participants [], null or absent), unicode names (emoji, CJK, right-to-left), null,
 // absent and empty names, participants without a timelog, open intervals,
 // timestamps with offsets, without fractions, with nanoseconds, in lower
 // case, and sessions without roomId or customRoomId. Each session starts at
@@ -36,6 +36,8 @@ func Generate(seed int64, n int) []Session {
 			size = 2000 + rnd.IntN(4000)
 		case kind == 1 || (kind >= 6 && rnd.IntN(100) < 5):
 			size = 0
+			// An empty session's list is sent null, left out or empty.
+			s.ParticipantsIs = []Presence{Null, Absent, Present}[i%3]
 		case kind == 2 || kind == 3 || (kind >= 6 && rnd.IntN(100) < 6):
 			s.Live = GrowEnd
 			if kind == 3 || (kind != 2 && rnd.IntN(2) == 0) {

@@ -32,13 +32,34 @@ type Options struct {
 	DefaultPerPage int           // when perPage is not given; default 20
 	MaxPerPage     int           // perPage is capped to this; default 50
 	Latency        time.Duration // added to every request
-	// RateLimit, in requests/s, answers 429 with Retry-After beyond it;
-	// RateBurst defaults to a tenth of a second's worth, at least 1.
-	RateLimit float64
-	RateBurst int
-	Faults    Faults
-	List      ListOptions // the session list, GET /v2/sessions/
+	// RateLimit, in requests/s, answers 429 beyond it, with a Retry-After
+	// in the form RateLimitRetryAfter says; RateBurst defaults to a tenth
+	// of a second's worth, at least 1.
+	RateLimit           float64
+	RateBurst           int
+	RateLimitRetryAfter RetryAfterForm
+	Faults              Faults
+
+	// TokenMaxAge, when set, refuses (401) a token once this long has passed
+	// since the server first accepted it: a server-side validity shorter
+	// than the token's exp. Counting from first use rather than from iat
+	// keeps a client that backdates iat for clock skew from being refused
+	// at once.
+	TokenMaxAge time.Duration
+	// NeverAnswer accepts every connection and request and never answers
+	// (until the client gives up or the server is closed).
+	NeverAnswer bool
+	List        ListOptions // the session list, GET /v2/sessions/
 }
+
+// RetryAfterForm is how a rate-limited answer says when to come back.
+type RetryAfterForm uint8
+
+const (
+	RetryAfterSeconds RetryAfterForm = iota // whole seconds, rounded up, at least 1
+	RetryAfterDate                          // an HTTP date (whole seconds, so often already past)
+	RetryAfterNone                          // no Retry-After header
+)
 
 // Server is a simulated VideoSDK participants API on 127.0.0.1.
 type Server struct {
@@ -52,9 +73,11 @@ type Server struct {
 	streak   map[string]int // faults in a row per session page
 	rnd      *rand.Rand
 	served   map[Fault]int
+	// firstSeen is when each token was first accepted, for TokenMaxAge.
+	firstSeen map[string]time.Time
 
-	inFlight, maxInFlight, requests, rateLimited atomic.Int64
-	list                                         listState
+	inFlight, maxInFlight, requests, rateLimited, tokensAged atomic.Int64
+	list                                                     listState
 
 	urisMu sync.Mutex
 	uris   []string
@@ -74,11 +97,12 @@ func NewServer(opts Options) *Server {
 	}
 	opts.Faults = opts.Faults.withDefaults()
 	s := &Server{
-		opts:   opts,
-		byID:   make(map[string]int, len(opts.Sessions)),
-		streak: make(map[string]int),
-		rnd:    rand.New(rand.NewPCG(uint64(opts.Faults.Seed), 0x5eed)),
-		served: make(map[Fault]int),
+		opts:      opts,
+		byID:      make(map[string]int, len(opts.Sessions)),
+		streak:    make(map[string]int),
+		rnd:       rand.New(rand.NewPCG(uint64(opts.Faults.Seed), 0x5eed)),
+		served:    make(map[Fault]int),
+		firstSeen: make(map[string]time.Time),
 	}
 	for _, sess := range opts.Sessions {
 		if _, dup := s.byID[sess.ID]; dup {
@@ -116,6 +140,10 @@ func (s *Server) Requests() int64 { return s.requests.Load() }
 // RateLimited counts requests answered 429 by the server-side rate limit
 // (not by fault mode).
 func (s *Server) RateLimited() int64 { return s.rateLimited.Load() }
+
+// TokensAged counts requests refused because their token had outlived
+// TokenMaxAge.
+func (s *Server) TokensAged() int64 { return s.tokensAged.Load() }
 
 // FaultsServed counts the faults served, by kind.
 func (s *Server) FaultsServed() map[Fault]int {
@@ -161,6 +189,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.urisMu.Unlock()
 
+	if s.opts.NeverAnswer {
+		<-r.Context().Done()
+		return
+	}
 	if s.opts.Latency > 0 && !wait(r, s.opts.Latency) {
 		return
 	}
@@ -196,7 +228,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		res := s.limiter.Reserve()
 		delay := res.Delay()
 		res.Cancel()
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
+		switch s.opts.RateLimitRetryAfter {
+		case RetryAfterSeconds:
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
+		case RetryAfterDate:
+			w.Header().Set("Retry-After", time.Now().Add(delay).UTC().Format(http.TimeFormat))
+		}
 		writeError(w, http.StatusTooManyRequests, "rate limit exceeded")
 		return
 	}
@@ -277,7 +314,21 @@ func (s *Server) authorized(token string) bool {
 		return false
 	}
 	roles, _ := claims["roles"].([]any)
-	return slices.Contains(roles, any("crawler"))
+	if !slices.Contains(roles, any("crawler")) {
+		return false
+	}
+	if s.opts.TokenMaxAge > 0 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		first, seen := s.firstSeen[token]
+		if !seen {
+			s.firstSeen[token] = time.Now()
+		} else if time.Since(first) > s.opts.TokenMaxAge {
+			s.tokensAged.Add(1)
+			return false
+		}
+	}
+	return true
 }
 
 // render answers one page request, growing a live session first when grow
@@ -311,17 +362,22 @@ func (s *Server) render(id string, page, perPage int, grow bool) (int, []byte) {
 		wireParts[j] = p.wire(j)
 	}
 	data := map[string]any{
-		"id":           sess.ID,
-		"participants": wireParts,
-		"status":       "ongoing",
-		"region":       "in002",
-		"start":        "2021-10-25T05:09:58.934Z",
-		"end":          nil,
+		"id":     sess.ID,
+		"status": "ongoing",
+		"region": "in002",
+		"start":  "2021-10-25T05:09:58.934Z",
+		"end":    nil,
 		"links": map[string]string{
 			"get_room":    "https://api.videosdk.live/v2/rooms/" + sess.RoomID,
 			"get_session": "https://api.videosdk.live/v2/sessions/" + sess.ID,
 		},
 		"metadata": map[string]any{"simulated": true, "shard": i % 7},
+	}
+	switch sess.ParticipantsIs {
+	case Present:
+		data["participants"] = wireParts
+	case Null:
+		data["participants"] = nil
 	}
 	put(data, "roomId", sess.RoomID, sess.RoomIDIs)
 	put(data, "customRoomId", sess.CustomRoomID, sess.CustomRoomIDIs)

@@ -96,6 +96,9 @@ func exitCode(err error, rep *Report) int {
 	case errors.Is(err, extract.ErrUnauthorized), errors.Is(err, load.ErrStoreAccess), errors.Is(err, load.ErrShardCountChanged):
 		return ExitConfig
 	default:
+		// extract.ErrAPIUnreachable included: an API that is down,
+		// unreachable or silent is usually passing, and a wrong --api-url
+		// looks the same from here; the Job's retry is the right answer.
 		return ExitFailed
 	}
 }

@@ -171,7 +171,7 @@ func bindExport(fs *flagSet, c *Config, defaultOutput string) {
 	fs.int(&c.ShardCount, "shard-count", "ETL_SHARD_COUNT", 1, "how many shards split the session list")
 	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", load.DefaultRowGroupRows, fmt.Sprintf("most rows in one Parquet row group (%d to %d)", minRowGroupRows, maxRowGroupRows))
 	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", load.DefaultRowGroupBytes, fmt.Sprintf("most bytes in one Parquet row group (%d MiB to %d MiB)", minRowGroupBytes>>20, maxRowGroupBytes>>20))
-	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", load.DefaultMaxFileBytes, fmt.Sprintf("a Parquet file is closed after the session that takes it past this size (%d MiB to %d GiB)", minFileBytes>>20, maxFileBytes>>30))
+	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", load.DefaultMaxFileBytes, fmt.Sprintf("a Parquet file is closed after the batch of whole sessions (about 16k rows) that takes it past this size (%d MiB to %d GiB)", minFileBytes>>20, maxFileBytes>>30))
 	fs.duration(&c.ProgressInterval, "progress-interval", "ETL_PROGRESS_INTERVAL", pipeline.DefaultProgressInterval, "how often to log progress; 0 for never")
 	fs.str(&c.Pushgateway, "pushgateway", "ETL_PUSHGATEWAY", "", "Prometheus Pushgateway URL to push each run's metrics to")
 	fs.str(&c.LogFormat, "log-format", "ETL_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)")

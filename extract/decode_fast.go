@@ -511,15 +511,15 @@ func (d *fastDecoder) entry(t *Timelog) bool {
 	return d.object(func(key []byte) bool {
 		switch string(key) {
 		case "start":
-			return once(&seen, 1) && d.time(&t.Start)
+			return once(&seen, 1) && d.timestamp(&t.Start)
 		case "end":
-			return once(&seen, 2) && d.time(&t.End)
+			return once(&seen, 2) && d.timestamp(&t.End)
 		}
 		return !foldsTo(key, "start", "end") && d.skip(4)
 	})
 }
 
-func (d *fastDecoder) time(dst **time.Time) bool {
+func (d *fastDecoder) timestamp(dst **time.Time) bool {
 	if d.null() {
 		*dst = nil
 		return true

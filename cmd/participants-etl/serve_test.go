@@ -57,3 +57,17 @@ func TestServeThenRun(t *testing.T) {
 		t.Errorf("serve exited %d on stop, want 0", code)
 	}
 }
+
+// TestDemoRuns: the README's first command works, and prints a query of its
+// own run.
+func TestDemoRuns(t *testing.T) {
+	out := t.TempDir()
+	res := runCLI(t, t.Context(), envMap(nil), "", "demo", "--output", out, "--session-count", "20")
+	if res.code != exitOK {
+		t.Fatalf("demo: exit %d; stderr:\n%s", res.code, tail(res.stderr, 2000))
+	}
+	rep := onlyReport(t, out)
+	if !strings.Contains(res.stdout, "WHERE run_id = '"+rep.RunID+"'") || rep.Counts.Rows == 0 {
+		t.Errorf("demo's query does not select its run %s (rows %d):\n%s", rep.RunID, rep.Counts.Rows, res.stdout)
+	}
+}

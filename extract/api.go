@@ -76,13 +76,3 @@ type InvalidLine struct {
 	Value  string `json:"value"` // quoted, shortened, safe to log
 	Reason string `json:"reason"`
 }
-
-// SessionList is a parsed session list.
-type SessionList struct {
-	IDs        []string      // valid, distinct, in first-seen order
-	Invalid    []InvalidLine // every line that was not a plausible ID
-	Duplicates int           // lines dropped as repeats of an earlier ID
-	// InvalidOmitted counts invalid lines beyond the first 1000, which are
-	// not kept.
-	InvalidOmitted int
-}

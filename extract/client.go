@@ -68,6 +68,8 @@ type Client struct {
 	lastProgress, lastStallWarn atomic.Int64
 	retriesMu                   sync.Mutex
 	retries                     map[string]int64
+	// bodies holds response-body buffers (*[]byte) between requests.
+	bodies sync.Pool
 }
 
 // NewClient checks opts, fills in defaults and returns a Client.
@@ -515,14 +517,20 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	if resp.ContentLength > c.opts.MaxBodyBytes {
 		return Page{}, permanent("response body of %d bytes is over the limit of %d bytes", resp.ContentLength, c.opts.MaxBodyBytes)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBodyBytes+1))
+	buf, _ := c.bodies.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	defer c.putBody(buf)
+	body, err := readBody(resp.Body, resp.ContentLength, c.opts.MaxBodyBytes, *buf)
+	*buf = body
 	if err != nil {
 		return Page{}, c.transportFailure(ctx, actx, u, fmt.Errorf("read body of GET %s: %w", u, err))
 	}
 	if int64(len(body)) > c.opts.MaxBodyBytes {
 		return Page{}, permanent("response body over the limit of %d bytes", c.opts.MaxBodyBytes)
 	}
-	p, err := decodePage(body)
+	p, err := decodePage(body) // a Page keeps no reference to body
 	if err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
@@ -533,6 +541,42 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 		return Page{}, &permanentError{err}
 	}
 	return p, nil
+}
+
+// maxPooledBody is the largest body buffer kept for the next request; a
+// rare huge page is not held on to.
+const maxPooledBody = 4 << 20
+
+func (c *Client) putBody(buf *[]byte) {
+	if cap(*buf) <= maxPooledBody {
+		*buf = (*buf)[:0]
+		c.bodies.Put(buf)
+	}
+}
+
+// readBody reads r to its end into buf, reallocated once to fit size (the
+// Content-Length, -1 if unknown) instead of growing from 512 bytes as
+// io.ReadAll does. It reads at most limit+1 bytes, so that the caller sees
+// a body over the limit.
+func readBody(r io.Reader, size, limit int64, buf []byte) ([]byte, error) {
+	if size >= 0 && size <= limit && int64(cap(buf)) <= size {
+		buf = make([]byte, 0, size+1) // +1: EOF is seen without growing
+	}
+	buf = buf[:0]
+	lr := io.LimitReader(r, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // transportFailure classifies an error from sending a request or reading

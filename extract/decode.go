@@ -7,7 +7,19 @@ import (
 	"fmt"
 )
 
-// decodePage decodes a participants response. Its first Unmarshal checks
+// decodePage decodes a participants response: in one pass over the body
+// when it has the usual shape (decodePageFast), and otherwise, for every
+// error and every unusual but lawful body, with decodePageReference, whose
+// rules are the definition. FuzzDecodePageDifferential holds the two to
+// the same pages.
+func decodePage(body []byte) (Page, error) {
+	if p, ok := decodePageFast(body); ok {
+		return p, nil
+	}
+	return decodePageReference(body)
+}
+
+// decodePageReference decodes a participants response. Its first Unmarshal checks
 // the whole body, so a body that is not JSON (truncated, an HTML page) is a
 // *json.SyntaxError, which a retry may cure; any other error means the page
 // does not match the schema, which no retry will change.
@@ -16,7 +28,7 @@ import (
 // participantId) are matched exactly, not case-insensitively as
 // encoding/json matches struct fields: a "Participants" key is an unknown
 // field, ignored like any other, never a second list.
-func decodePage(body []byte) (Page, error) {
+func decodePageReference(body []byte) (Page, error) {
 	var wire map[string]json.RawMessage
 	if err := json.Unmarshal(body, &wire); err != nil {
 		return Page{}, fmt.Errorf("response: %w", err)

@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
+	"iter"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -26,16 +29,46 @@ const (
 	shownValueBytes = 64
 )
 
+// SessionList is a parsed session list. Its IDs are held compactly, about
+// len(id)+4 bytes each: a list of a million IDs is held for a whole run.
+type SessionList struct {
+	ids        idArena
+	Invalid    []InvalidLine // every line that was not a plausible ID
+	Duplicates int           // lines dropped as repeats of an earlier ID
+	// InvalidOmitted counts invalid lines beyond the first 1000, which are
+	// not kept.
+	InvalidOmitted int
+}
+
+// Len is the number of valid, distinct IDs.
+func (l *SessionList) Len() int { return len(l.ids.ends) }
+
+// ID is the i-th valid, distinct ID in first-seen order. It does not
+// allocate.
+func (l *SessionList) ID(i int) string { return l.ids.sealed(i) }
+
+// All yields the valid, distinct IDs in first-seen order.
+func (l *SessionList) All() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := range l.Len() {
+			if !yield(l.ID(i)) {
+				return
+			}
+		}
+	}
+}
+
 // ReadSessionList parses a session list: one ID per line, spaces and one
 // pair of matching quotes trimmed,
 // blank lines and lines starting with '#' skipped, repeats dropped (the
 // first kept, the rest counted). Lines that are not plausible IDs (over
 // MaxSessionIDBytes, control characters, invalid UTF-8, overlong) and valid
 // IDs beyond maxIDs (0 = no limit) are reported in Invalid and not sent. An
-// empty list is not an error; the error is only for a failed read.
+// empty list is not an error; the error is for a failed read, or for IDs
+// that together exceed 4 GiB.
 func ReadSessionList(r io.Reader, maxIDs int) (SessionList, error) {
 	var list SessionList
-	seen := make(map[string]struct{})
+	seen := newIDSet(&list.ids)
 	br := bufio.NewReaderSize(r, maxLineBytes)
 	invalid := func(line int, value []byte, reason string) {
 		if len(list.Invalid) >= maxInvalidKept {
@@ -50,6 +83,7 @@ func ReadSessionList(r io.Reader, maxIDs int) (SessionList, error) {
 			return list, fmt.Errorf("read session list at line %d: %w", n, err)
 		}
 		if len(raw) == 0 && errors.Is(err, io.EOF) {
+			list.ids.seal()
 			return list, nil
 		}
 		if n == 1 {
@@ -64,19 +98,148 @@ func ReadSessionList(r io.Reader, maxIDs int) (SessionList, error) {
 		case implausible(string(line)) != "":
 			invalid(n, line, implausible(string(line)))
 		default:
-			id := string(line)
-			if _, dup := seen[id]; dup {
+			i, ok := seen.find(line)
+			switch {
+			case ok:
 				list.Duplicates++
-			} else if maxIDs > 0 && len(list.IDs) >= maxIDs {
+			case maxIDs > 0 && list.Len() >= maxIDs:
 				invalid(n, line, fmt.Sprintf("session list exceeds %d IDs", maxIDs))
-			} else {
-				seen[id] = struct{}{}
-				list.IDs = append(list.IDs, id)
+			default:
+				if err := seen.insert(i, line); err != nil {
+					return list, fmt.Errorf("read session list at line %d: %w", n, err)
+				}
 			}
 		}
 		if errors.Is(err, io.EOF) {
+			list.ids.seal()
 			return list, nil
 		}
+	}
+}
+
+// arenaChunk is the size of the arena's chunks. An ID never spans two, so a
+// chunk ends with fewer than MaxSessionIDBytes unused bytes.
+const arenaChunk = 64 << 10
+
+// idArena holds IDs back to back in strings of arenaChunk bytes, with each
+// ID's end offset: no allocation and no string header per ID. The open
+// chunk is a []byte until it is sealed.
+type idArena struct {
+	chunks []string // sealed chunks
+	open   []byte   // the chunk being filled, len(chunks) by index
+	ends   []uint32 // end offset of each ID, counted across chunks
+}
+
+// span is where the i-th ID lies: in chunk k, from start to end within it.
+func (a *idArena) span(i int) (k, start, end int) {
+	e := int(a.ends[i])
+	k = (e - 1) / arenaChunk
+	s := k * arenaChunk
+	if i > 0 && int(a.ends[i-1]) > s {
+		s = int(a.ends[i-1])
+	}
+	return k, s - k*arenaChunk, e - k*arenaChunk
+}
+
+// sealed is the i-th ID once its chunk is sealed.
+func (a *idArena) sealed(i int) string {
+	k, start, end := a.span(i)
+	return a.chunks[k][start:end]
+}
+
+// equal reports whether the i-th ID is id, sealed or not.
+func (a *idArena) equal(i int, id []byte) bool {
+	k, start, end := a.span(i)
+	if k < len(a.chunks) {
+		return a.chunks[k][start:end] == string(id)
+	}
+	return bytes.Equal(a.open[start:end], id)
+}
+
+// hash of the i-th ID, sealed or not.
+func (a *idArena) hash(seed maphash.Seed, i int) uint64 {
+	k, start, end := a.span(i)
+	if k < len(a.chunks) {
+		return maphash.String(seed, a.chunks[k][start:end])
+	}
+	return maphash.Bytes(seed, a.open[start:end])
+}
+
+func (a *idArena) add(id []byte) error {
+	if len(a.open)+len(id) > arenaChunk {
+		a.seal()
+	}
+	end := len(a.chunks)*arenaChunk + len(a.open) + len(id)
+	if end > math.MaxUint32 {
+		return errors.New("session IDs exceed 4 GiB")
+	}
+	if a.open == nil {
+		a.open = make([]byte, 0, arenaChunk)
+	}
+	a.open = append(a.open, id...)
+	a.ends = append(a.ends, uint32(end))
+	return nil
+}
+
+// seal turns the open chunk, if any, into a string.
+func (a *idArena) seal() {
+	if len(a.open) > 0 {
+		a.chunks = append(a.chunks, string(a.open))
+		a.open = a.open[:0]
+	}
+}
+
+// idSet finds IDs in an arena: an open-addressing hash table of ID indexes
+// (plus one; 0 is empty), at most half full, about 8–16 bytes per ID while
+// the list is read and dropped with it. The seed is random, so no list can
+// be built to collide.
+type idSet struct {
+	a     *idArena
+	seed  maphash.Seed
+	slots []uint32
+}
+
+func newIDSet(a *idArena) *idSet {
+	return &idSet{a: a, seed: maphash.MakeSeed(), slots: make([]uint32, 1024)}
+}
+
+// find returns whether id is in the set and, if not, the slot to insert it.
+func (s *idSet) find(id []byte) (slot int, ok bool) {
+	mask := len(s.slots) - 1
+	for j := int(maphash.Bytes(s.seed, id)) & mask; ; j = (j + 1) & mask {
+		v := s.slots[j]
+		if v == 0 {
+			return j, false
+		}
+		if s.a.equal(int(v-1), id) {
+			return j, true
+		}
+	}
+}
+
+// insert appends id to the arena and records it in slot, which find
+// returned for it.
+func (s *idSet) insert(slot int, id []byte) error {
+	if err := s.a.add(id); err != nil {
+		return err
+	}
+	n := len(s.a.ends)
+	s.slots[slot] = uint32(n)
+	if 2*n > len(s.slots) {
+		s.grow()
+	}
+	return nil
+}
+
+func (s *idSet) grow() {
+	s.slots = make([]uint32, 2*len(s.slots))
+	mask := len(s.slots) - 1
+	for i := range s.a.ends {
+		j := int(s.a.hash(s.seed, i)) & mask
+		for s.slots[j] != 0 {
+			j = (j + 1) & mask
+		}
+		s.slots[j] = uint32(i + 1)
 	}
 }
 

@@ -2,7 +2,9 @@ package extract
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -94,8 +96,8 @@ func TestReadSessionList(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(got.IDs, tt.wantIDs) {
-				t.Errorf("IDs = %q, want %q", got.IDs, tt.wantIDs)
+			if ids := slices.Collect(got.All()); !slices.Equal(ids, tt.wantIDs) {
+				t.Errorf("IDs = %q, want %q", ids, tt.wantIDs)
 			}
 			if got.Duplicates != tt.wantDups {
 				t.Errorf("Duplicates = %d, want %d", got.Duplicates, tt.wantDups)
@@ -123,8 +125,8 @@ func TestReadSessionListCapsInvalid(t *testing.T) {
 	if len(got.Invalid) != 1000 || got.InvalidOmitted != 500 {
 		t.Errorf("kept %d invalid, omitted %d; want 1000 and 500", len(got.Invalid), got.InvalidOmitted)
 	}
-	if len(got.IDs) != 1 || got.IDs[0] != "good" {
-		t.Errorf("IDs = %q, want [good]", got.IDs)
+	if got.Len() != 1 || got.ID(0) != "good" {
+		t.Errorf("IDs = %q, want [good]", slices.Collect(got.All()))
 	}
 	if got.Invalid[999].Line != 1000 {
 		t.Errorf("last kept line = %d, want 1000", got.Invalid[999].Line)
@@ -136,5 +138,42 @@ func TestReadSessionListReadError(t *testing.T) {
 	_, err := ReadSessionList(io.MultiReader(strings.NewReader("a\nb\n"), iotest.ErrReader(boom)), 0)
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want it to wrap %v", err, boom)
+	}
+}
+
+// TestReadSessionListManyIDs checks the compact set against a map: IDs of
+// every length over many arena chunks and table growths, repeats far apart.
+func TestReadSessionListManyIDs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var in strings.Builder
+	var want []string
+	seen := map[string]bool{}
+	dups := 0
+	for range 100_000 {
+		var id string
+		if len(want) > 0 && rng.IntN(4) == 0 {
+			id = want[rng.IntN(len(want))]
+		} else {
+			id = strings.Repeat(fmt.Sprintf("%016x", rng.Uint64()), MaxSessionIDBytes/16)[:1+rng.IntN(MaxSessionIDBytes)]
+		}
+		in.WriteString(id + "\n")
+		if seen[id] {
+			dups++
+			continue
+		}
+		seen[id] = true
+		want = append(want, id)
+	}
+	got, err := ReadSessionList(strings.NewReader(in.String()), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != len(want) || got.Duplicates != dups || len(got.Invalid) != 0 {
+		t.Fatalf("%d IDs, %d duplicates, %d invalid; want %d, %d, 0", got.Len(), got.Duplicates, len(got.Invalid), len(want), dups)
+	}
+	for i, id := range want {
+		if got.ID(i) != id {
+			t.Fatalf("ID(%d) = %q, want %q", i, got.ID(i), id)
+		}
 	}
 }

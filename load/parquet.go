@@ -73,6 +73,7 @@ func NewParquetWriter(w io.Writer, opts ParquetOptions) (*ParquetWriter, error) 
 	props := parquet.NewWriterProperties(append([]parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithStats(true),
+		parquet.WithDataPageSize(dataPageBytes),
 		parquet.WithMaxRowGroupLength(opts.RowGroupRows),
 		parquet.WithCreatedBy("participants-etl"),
 	}, plainColumns()...)...)
@@ -159,6 +160,12 @@ func (p *ParquetWriter) Close() error {
 	}
 	return nil
 }
+
+// dataPageBytes is where a column's data page closes. Each column of the
+// open row group buffers its page uncompressed until then: 256 KiB instead
+// of arrow-go's 1 MiB took peak RSS down by about 24 MiB on both shapes
+// (BenchmarkExport), for the same bytes per row.
+const dataPageBytes = 256 << 10
 
 // plainColumnNames are the columns whose values rarely repeat within a row
 // group: a dictionary costs memory and CPU there and saves nothing after

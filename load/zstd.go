@@ -8,7 +8,7 @@ import (
 // zstdWindow bounds how far back an encoder looks, and so its memory: about
 // 2 MiB per encoder instead of the 8 MiB window (and 16 MiB of history) of
 // arrow-go's encoders. A Parquet page is compressed on its own and pages
-// close at 1 MiB (parquet.DefaultDataPageSize), so a larger window finds
+// close at dataPageBytes (256 KiB), so a larger window finds
 // nothing more.
 const zstdWindow = 1 << 20
 

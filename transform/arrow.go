@@ -100,12 +100,21 @@ func (b *Builder) reserve(rows []Row) {
 		name += lenOf(r.ParticipantName)
 		runID += len(r.RunID)
 	}
-	b.sessionID.ReserveData(sessionID)
-	b.roomID.ReserveData(roomID)
-	b.customRoomID.ReserveData(customRoomID)
-	b.participantID.ReserveData(participantID)
-	b.name.ReserveData(name)
-	b.runID.ReserveData(runID)
+	reserveData(b.sessionID, sessionID)
+	reserveData(b.roomID, roomID)
+	reserveData(b.customRoomID, customRoomID)
+	reserveData(b.participantID, participantID)
+	reserveData(b.name, name)
+	reserveData(b.runID, runID)
+}
+
+// reserveData makes room for n more bytes of string data, at least doubling
+// the buffer when it grows: ReserveData grows it to exactly what is asked,
+// so a batch built from many small Appends would be copied once per Append.
+func reserveData(b *array.StringBuilder, n int) {
+	if b.DataLen()+n > b.DataCap() {
+		b.ReserveData(max(n, b.DataCap()))
+	}
 }
 
 func lenOf(s *string) int {

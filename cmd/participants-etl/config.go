@@ -177,7 +177,7 @@ func bindExport(fs *flagSet, c *Config, defaultOutput string) {
 	fs.int(&c.ShardCount, "shard-count", "ETL_SHARD_COUNT", 1, "how many shards split the session list")
 	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", load.DefaultRowGroupRows, fmt.Sprintf("most rows in one Parquet row group (%d to %d)", minRowGroupRows, maxRowGroupRows))
 	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", load.DefaultRowGroupBytes, fmt.Sprintf("most bytes in one Parquet row group (%d MiB to %d MiB)", minRowGroupBytes>>20, maxRowGroupBytes>>20))
-	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", load.DefaultMaxFileBytes, fmt.Sprintf("a Parquet file is closed after the session that takes it past this size (%d MiB to %d GiB)", minFileBytes>>20, maxFileBytes>>30))
+	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", load.DefaultMaxFileBytes, fmt.Sprintf("a Parquet file is closed after the batch of whole sessions (about 16k rows) that takes it past this size (%d MiB to %d GiB)", minFileBytes>>20, maxFileBytes>>30))
 	fs.duration(&c.ProgressInterval, "progress-interval", "ETL_PROGRESS_INTERVAL", pipeline.DefaultProgressInterval, "how often to log progress; 0 for never")
 	fs.boolean(&c.Incremental, "incremental", "ETL_INCREMENTAL", false, "skip, without a request, the listed sessions an earlier tick recorded complete in OUTPUT/_ledger/")
 	fs.boolean(&c.Full, "full", "ETL_FULL", false, "with --incremental: fetch every listed session this tick all the same (completions are still recorded)")

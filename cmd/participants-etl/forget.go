@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,5 +100,5 @@ func readForgetList(ctx context.Context, src string, store load.OpenOptions) ([]
 		bad := l.Invalid[0]
 		return nil, usagef("--sessions %s line %d: %s", src, bad.Line, bad.Reason)
 	}
-	return l.IDs, nil
+	return slices.Collect(l.All()), nil
 }

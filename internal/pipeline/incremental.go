@@ -21,28 +21,28 @@ const (
 // ledger, filtered to ids, and returns the IDs to fetch, leaving out every
 // session that a run at an earlier logical time recorded complete. A full
 // run (not Incremental, or Full) fetches every ID and reads no ledger.
-func (r *run) skipComplete(ctx context.Context, table *load.Table, ids []string) ([]string, error) {
+func (r *run) skipComplete(ctx context.Context, table *load.Table, ids *shardIDs) (*shardIDs, error) {
 	if !r.opts.Incremental || r.opts.Full {
 		return ids, nil
 	}
-	listed := make(map[string]struct{}, len(ids))
-	for _, id := range ids {
-		listed[id] = struct{}{}
+	listed := make(map[string]struct{}, ids.Len())
+	for i := range ids.Len() {
+		listed[ids.ID(i)] = struct{}{}
 	}
 	ledger, err := table.ReadLedgerFor(ctx, func(id string) bool { _, ok := listed[id]; return ok })
 	if err != nil {
 		return nil, err // it names the object; see load's doc on a corrupt one
 	}
-	fetch := ids[:0:0]
-	for _, id := range ids {
-		if !ledger.CompleteBefore(id, r.slot.LogicalTime) {
-			fetch = append(fetch, id)
+	fetch := &shardIDs{list: ids.list}
+	for i := range ids.Len() {
+		if !ledger.CompleteBefore(ids.ID(i), r.slot.LogicalTime) {
+			fetch.idx = append(fetch.idx, uint32(ids.index(i)))
 		}
 	}
 	c := &r.rep.Counts
-	c.SessionsSkippedComplete = len(ids) - len(fetch)
-	c.SessionsFetchedOpen = len(fetch)
-	r.log.Info("ledger read", "sessions_skipped_complete", c.SessionsSkippedComplete, "sessions_to_fetch", len(fetch))
+	c.SessionsSkippedComplete = ids.Len() - fetch.Len()
+	c.SessionsFetchedOpen = fetch.Len()
+	r.log.Info("ledger read", "sessions_skipped_complete", c.SessionsSkippedComplete, "sessions_to_fetch", fetch.Len())
 	return fetch, nil
 }
 

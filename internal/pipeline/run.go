@@ -266,7 +266,7 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 
 // readSessions reads the list, counts it into the report and returns the
 // IDs of this run's shard.
-func (r *run) readSessions(ctx context.Context) ([]string, error) {
+func (r *run) readSessions(ctx context.Context) (*shardIDs, error) {
 	src := r.opts.Sessions
 	rc := io.NopCloser(r.opts.Stdin)
 	if src != "-" {
@@ -299,7 +299,7 @@ func (r *run) readSessions(ctx context.Context) ([]string, error) {
 		list = got.list
 	}
 	rep := r.rep
-	rep.Counts.SessionsListed = len(list.IDs)
+	rep.Counts.SessionsListed = list.Len()
 	rep.Counts.SessionsInvalid = len(list.Invalid) + list.InvalidOmitted
 	rep.Counts.DuplicateLines = list.Duplicates
 	if r.slot.ShardIndex == 0 { // invalid lines are shard 0's to report
@@ -309,17 +309,42 @@ func (r *run) readSessions(ctx context.Context) ([]string, error) {
 			r.log.Warn("invalid line in session list, not sent", "line", bad.Line, "value", bad.Value, "reason", bad.Reason)
 		}
 	}
-	ids := list.IDs
+	ids := &shardIDs{list: &list, all: true}
 	if n := r.slot.ShardCount; n > 1 {
-		ids = ids[:0:0]
-		for _, id := range list.IDs {
-			if shardOf(id, n) == r.slot.ShardIndex {
-				ids = append(ids, id)
+		ids.all = false
+		for i := range list.Len() {
+			if shardOf(list.ID(i), n) == r.slot.ShardIndex {
+				ids.idx = append(ids.idx, uint32(i))
 			}
 		}
 	}
-	rep.Counts.SessionsInShard = len(ids)
+	rep.Counts.SessionsInShard = ids.Len()
 	return ids, nil
+}
+
+// shardIDs are the IDs of the list that fall to this run's shard, by
+// index into the list, so that they take no more memory than the list.
+type shardIDs struct {
+	list *extract.SessionList
+	all  bool     // the whole list
+	idx  []uint32 // else the indexes of the shard's IDs
+}
+
+func (s *shardIDs) Len() int {
+	if s.all {
+		return s.list.Len()
+	}
+	return len(s.idx)
+}
+
+func (s *shardIDs) ID(i int) string { return s.list.ID(s.index(i)) }
+
+// index is the position in the list of the shard's i-th ID.
+func (s *shardIDs) index(i int) int {
+	if s.all {
+		return i
+	}
+	return int(s.idx[i])
 }
 
 // result is one session's outcome on its way to the writer: its rows, or
@@ -337,21 +362,20 @@ type result struct {
 // updates the report. The channel between them is short, so a slow store
 // slows the fetching down and memory stays bounded by concurrency, not by
 // the number of sessions.
-func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.Run, ids []string) error {
+func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.Run, ids *shardIDs) error {
 	g, gctx := errgroup.WithContext(ctx)
 	out := make(chan result, 2)
 
 	var done, rows atomic.Int64 // for progress lines only
-	stopProgress := r.progress(ctx, len(ids), &done, &rows, func() int64 { return client.Stats().Pages })
+	stopProgress := r.progress(ctx, ids.Len(), &done, &rows, func() int64 { return client.Stats().Pages })
 	defer stopProgress()
 
 	// The writer: the only goroutine that touches the load run and the
-	// report, with one Arrow builder reused for every session. Returning an
-	// error cancels the fetchers.
-	maxFails := int(r.opts.MaxFailedFraction * float64(len(ids)))
+	// report. Returning an error cancels the fetchers.
+	maxFails := int(r.opts.MaxFailedFraction * float64(ids.Len()))
 	g.Go(func() error {
-		b := transform.NewBuilder(nil)
-		defer b.Release()
+		w := newBatchWriter(lr, r.rep, &rows, &r.complete)
+		defer w.release()
 		rep := r.rep
 		for res := range out {
 			done.Add(1)
@@ -359,25 +383,16 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 				rep.Failed = append(rep.Failed, *f)
 				if len(rep.Failed) > maxFails {
 					return fmt.Errorf("%w: %d of %d sessions failed, more than --max-failed-fraction %g; the API is probably down (last: %s)",
-						errTooManyFailed, len(rep.Failed), len(ids), r.opts.MaxFailedFraction, f.Reason)
+						errTooManyFailed, len(rep.Failed), ids.Len(), r.opts.MaxFailedFraction, f.Reason)
 				}
 				continue
 			}
-			b.Append(res.rows...)
-			rec := b.NewRecord()
-			err := lr.Write(gctx, rec)
-			rec.Release()
-			if err != nil {
-				return fmt.Errorf("write parquet: %w", err)
+			if err := w.add(gctx, res); err != nil {
+				return err
 			}
-			rep.Counts.Stats.Add(res.stats)
-			rep.Counts.SessionsExported++
-			if res.complete {
-				r.complete = append(r.complete, res.id)
-			}
-			rows.Add(int64(res.stats.Rows))
 		}
-		return nil
+		// Every session handed over is written before Publish.
+		return w.flush(gctx)
 	})
 
 	// The fetchers, and the goroutine that closes out once they are done.
@@ -389,10 +404,11 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 	fetchers.SetLimit(limit)
 	g.Go(func() error {
 		defer close(out)
-		for _, id := range ids {
+		for i := range ids.Len() {
 			if fctx.Err() != nil {
 				break
 			}
+			id := ids.ID(i)
 			fetchers.Go(func() error {
 				res, err := r.fetch(fctx, client, id)
 				if err != nil {
@@ -414,6 +430,68 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 	}
 	return err
 }
+
+// batchRows is how many rows the writer gathers, whole sessions at a time,
+// before it builds one Arrow record and writes it: one record and one
+// Parquet write per session cost tens of microseconds each, which on small
+// sessions was a large share of the CPU. A batch holds a few MiB.
+const batchRows = 16 << 10
+
+// batchWriter gathers the rows of whole sessions into one Arrow record and
+// writes it to the load run once it holds batchRows rows (and at the end).
+// A session is counted exported in the report only once the batch that
+// holds it is written. It belongs to the writer goroutine.
+type batchWriter struct {
+	lr  *load.Run
+	rep *Report
+	b   *transform.Builder
+	// pending is what the unwritten batch adds to the report.
+	pending         transform.Stats
+	pendingSessions int
+	pendingComplete []string      // sessions of the batch whose every interval has an end
+	rows            *atomic.Int64 // rows written, for progress lines
+	complete        *[]string     // run.complete: written sessions, for the ledger
+}
+
+func newBatchWriter(lr *load.Run, rep *Report, rows *atomic.Int64, complete *[]string) *batchWriter {
+	return &batchWriter{lr: lr, rep: rep, b: transform.NewBuilder(nil), rows: rows, complete: complete}
+}
+
+// add appends one session's rows, writing the batch if it is full. A
+// session is never split between batches, so it never spans parts.
+func (w *batchWriter) add(ctx context.Context, res result) error {
+	w.b.Append(res.rows...)
+	w.pending.Add(res.stats)
+	w.pendingSessions++
+	if res.complete {
+		w.pendingComplete = append(w.pendingComplete, res.id)
+	}
+	if w.b.Len() >= batchRows {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes the gathered sessions, if any, and counts them.
+func (w *batchWriter) flush(ctx context.Context) error {
+	if w.pendingSessions == 0 {
+		return nil
+	}
+	rec := w.b.NewRecord()
+	err := w.lr.Write(ctx, rec)
+	rec.Release()
+	if err != nil {
+		return fmt.Errorf("write parquet: %w", err)
+	}
+	w.rep.Counts.Stats.Add(w.pending)
+	w.rep.Counts.SessionsExported += w.pendingSessions
+	w.rows.Add(int64(w.pending.Rows))
+	*w.complete = append(*w.complete, w.pendingComplete...)
+	w.pending, w.pendingSessions, w.pendingComplete = transform.Stats{}, 0, w.pendingComplete[:0]
+	return nil
+}
+
+func (w *batchWriter) release() { w.b.Release() }
 
 // fetch reads one session and turns it into rows. A failure confined to
 // the session is a result, not an error.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/participants-etl/participants-etl/extract"
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/internal/tabletest"
 )
 
 const (
@@ -159,5 +161,58 @@ func TestFailureCeilingIsTheWriters(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(opts.Output, "participant_timelogs", "*", "*")); len(files) != 0 {
 		t.Errorf("files committed past the ceiling: %v", files)
+	}
+}
+
+// TestBatchesKeepSessionsWhole: the writer gathers sessions into batches of
+// about batchRows rows; with parts rolling after every batch, each session
+// is still in exactly one file, every row is there and the report counts
+// every session once.
+func TestBatchesKeepSessionsWhole(t *testing.T) {
+	base := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	var sessions []videosdktest.Session
+	rows := 0
+	for i := 0; rows < 3*batchRows; i++ {
+		s := videosdktest.Session{ID: fmt.Sprintf("s%04d", i)}
+		for j := range 1 + i%700 {
+			start := base.Add(time.Duration(rows) * time.Second)
+			s.Participants = append(s.Participants, videosdktest.Participant{ID: fmt.Sprintf("p%d", j),
+				Timelog: []videosdktest.Entry{{Start: start.Format(time.RFC3339), End: start.Add(time.Hour).Format(time.RFC3339)}}})
+			rows++
+		}
+		sessions = append(sessions, s)
+	}
+	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, APIKey: testAPIKey, Secret: []byte(testSecret), MaxPerPage: 1000})
+	t.Cleanup(srv.Close)
+	opts := runOptions(t, srv)
+	opts.API.PerPage = 1000
+	opts.Write.MaxFileBytes = 1 // every batch closes its part
+	rep, err := Run(t.Context(), opts)
+	if err != nil || rep.ExitCode != ExitOK {
+		t.Fatalf("exit %d, err %v", rep.ExitCode, err)
+	}
+	if rep.Counts.SessionsExported != len(sessions) || rep.Counts.Rows != rows {
+		t.Errorf("exported %d sessions and %d rows, want %d and %d", rep.Counts.SessionsExported, rep.Counts.Rows, len(sessions), rows)
+	}
+	if len(rep.Files) < 3 || len(rep.Files) >= len(sessions) {
+		t.Errorf("%d files for %d sessions of %d rows: want a few batches", len(rep.Files), len(sessions), rows)
+	}
+	fileOf := map[string]string{}
+	total := 0
+	for _, f := range rep.Files {
+		got, err := tabletest.ReadFile(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(got)
+		for _, r := range got {
+			if other, ok := fileOf[r.SessionID]; ok && other != f.Path {
+				t.Fatalf("session %s spans %s and %s", r.SessionID, other, f.Path)
+			}
+			fileOf[r.SessionID] = f.Path
+		}
+	}
+	if total != rows || len(fileOf) != len(sessions) {
+		t.Errorf("read %d rows of %d sessions, want %d of %d", total, len(fileOf), rows, len(sessions))
 	}
 }

@@ -31,9 +31,15 @@ const (
 // Options is everything one run needs. The zero value of a field takes the
 // default its comment names.
 type Options struct {
-	// Sessions is where the session list is: a file, gs://bucket/object, or
-	// "-" for Stdin. Reports name it as given.
+	// Sessions is where the session IDs come from: a file,
+	// gs://bucket/object, "-" for Stdin, or "videosdk:" (with an optional
+	// ?roomId=…&customRoomId=… query) to list the sessions that started in
+	// [LogicalTime − Lookback, LogicalTime) through the API. Reports name
+	// it as given.
 	Sessions string
+	// Lookback is the window of a "videosdk:" source; default
+	// DefaultLookback.
+	Lookback time.Duration
 	Stdin    io.Reader
 	// MaxSessions is the most IDs one list may hold; more are reported
 	// invalid. 0 is no limit; the command's default is DefaultMaxSessions.
@@ -164,6 +170,9 @@ func (r *run) summary(err error) {
 		"participants_without_timelog", c.ParticipantsWithoutTimelog,
 		"requests", rep.API.Requests, "retries_by_cause", rep.API.RetriesByCause, "files", len(rep.Files),
 	}
+	if l := rep.Listing; l != nil {
+		attrs = append(attrs, "sessions_in_window", l.SessionsInWindow, "list_pages", l.Pages, "relists", l.Relists)
+	}
 	if err != nil {
 		r.log.Error("run failed, nothing committed", append(attrs, "error", err.Error())...)
 		return
@@ -176,17 +185,18 @@ func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
 // do is the run proper. It returns the table (for the report) once the
 // output was opened, and an error when nothing was committed.
 func (r *run) do(ctx context.Context) (*load.Table, error) {
-	ids, err := r.readSessions(ctx)
+	client, err := extract.NewClient(r.opts.API)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := r.sessionIDs(ctx, client)
+	r.rep.API = client.Stats()
 	if err != nil {
 		return nil, err
 	}
 	table, err := load.Open(ctx, r.opts.Output, r.opts.Store) // its errors name the output
 	if err != nil {
 		return nil, err
-	}
-	client, err := extract.NewClient(r.opts.API)
-	if err != nil {
-		return table, err
 	}
 	lr, err := table.Begin(ctx, r.slot, r.rep.RunID, r.opts.Write)
 	if err != nil {
@@ -227,47 +237,6 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 		r.log.Info("file published", "path", f.Path, "rows", f.Rows, "bytes", f.Bytes)
 	}
 	return table, nil
-}
-
-// readSessions reads the list, counts it into the report and returns the
-// IDs of this run's shard.
-func (r *run) readSessions(ctx context.Context) ([]string, error) {
-	src := r.opts.Sessions
-	rc := io.NopCloser(r.opts.Stdin)
-	if src != "-" {
-		var err error
-		// A missing file or object wraps load.ErrStoreAccess: exit 2.
-		if rc, err = load.ReadObject(ctx, src, r.opts.Store); err != nil {
-			return nil, fmt.Errorf("read session list: %w", err)
-		}
-	}
-	defer rc.Close()
-	list, err := extract.ReadSessionList(rc, r.opts.MaxSessions)
-	if err != nil {
-		return nil, fmt.Errorf("read session list %s: %w", src, err)
-	}
-	rep := r.rep
-	rep.Counts.SessionsListed = len(list.IDs)
-	rep.Counts.SessionsInvalid = len(list.Invalid) + list.InvalidOmitted
-	rep.Counts.DuplicateLines = list.Duplicates
-	if r.slot.ShardIndex == 0 { // invalid lines are shard 0's to report
-		rep.Invalid = append(rep.Invalid, list.Invalid...)
-		rep.InvalidOmitted = list.InvalidOmitted
-		for _, bad := range list.Invalid {
-			r.log.Warn("invalid line in session list, not sent", "line", bad.Line, "value", bad.Value, "reason", bad.Reason)
-		}
-	}
-	ids := list.IDs
-	if n := r.slot.ShardCount; n > 1 {
-		ids = ids[:0:0]
-		for _, id := range list.IDs {
-			if shardOf(id, n) == r.slot.ShardIndex {
-				ids = append(ids, id)
-			}
-		}
-	}
-	rep.Counts.SessionsInShard = len(ids)
-	return ids, nil
 }
 
 // result is one session's outcome on its way to the writer: its rows, or

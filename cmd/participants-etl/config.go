@@ -66,6 +66,14 @@ type Credentials struct {
 // env looks variables up; tests pass a map instead of the process env.
 type env func(string) string
 
+// isSet reports whether flag name or its environment variable key was
+// given. Call it after parse.
+func (f *flagSet) isSet(name, key string) bool {
+	set := key != "" && f.getenv(key) != ""
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
 // flagSet binds flags whose defaults come from environment variables, and
 // remembers the first environment value that does not parse.
 type flagSet struct {

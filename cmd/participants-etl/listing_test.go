@@ -355,6 +355,9 @@ func TestVideoSDKSourceListFailures(t *testing.T) {
 			if res.code != tc.code || !strings.Contains(res.stderr, tc.reason) {
 				t.Fatalf("exit %d, want %d with %q; stderr:\n%s", res.code, tc.code, tc.reason, tail(res.stderr, 3000))
 			}
+			if rep := onlyReport(t, out); rep.Status != "failed" || rep.ExitCode != tc.code || rep.Listing == nil || len(rep.Files) != 0 {
+				t.Errorf("report: status %q, exit %d, listing %+v, %d files", rep.Status, rep.ExitCode, rep.Listing, len(rep.Files))
+			}
 			if rows := readTableByName(t, out); len(rows) != 0 {
 				t.Errorf("%d rows published by a failed run", len(rows))
 			}

@@ -1,13 +1,14 @@
 // Package pipeline owns one run of the export: one slot (a logical time and
 // a shard) from the session list to a published table and its report.
 //
-// Run takes its session IDs from the source (source.go): a list (a file,
-// gs://bucket/object, or the reader given for "-"), or for "videosdk:" the
-// sessions the API lists as started in [LogicalTime − Lookback,
-// LogicalTime) (extract.Client.ListSessions, through the same client and
-// limits as the participants; a listing that fails fails the run before
-// anything is opened). It keeps the IDs of its shard (FNV-1a of the ID,
-// stable across runs; every shard lists the same window), opens the table and begins a load.Run for the slot, fetches
+// Run opens the table, then takes its session IDs from the source
+// (source.go): a list (a file, gs://bucket/object, or the reader given for
+// "-"), or for "videosdk:" the sessions the API lists as started in
+// [LogicalTime − Lookback, LogicalTime) (extract.Client.ListSessions,
+// through the same client and limits as the participants; a listing that
+// fails fails the run before anything is begun, with a report saying why).
+// It keeps the IDs of its shard (FNV-1a of the ID, stable across runs;
+// every shard lists the same window), begins a load.Run for the slot, fetches
 // the sessions through one extract.Client with at most Concurrency requests
 // in flight, turns each session into rows with transform, and hands them to
 // a single writer goroutine. That writer owns the report: fetchers send it

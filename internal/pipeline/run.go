@@ -189,14 +189,15 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := r.sessionIDs(ctx, client)
-	r.rep.API = client.Stats()
-	if err != nil {
-		return nil, err
-	}
 	table, err := load.Open(ctx, r.opts.Output, r.opts.Store) // its errors name the output
 	if err != nil {
 		return nil, err
+	}
+	// A listing that fails leaves a report saying why; nothing is begun.
+	ids, err := r.sessionIDs(ctx, client)
+	r.rep.API = client.Stats()
+	if err != nil {
+		return table, err
 	}
 	lr, err := table.Begin(ctx, r.slot, r.rep.RunID, r.opts.Write)
 	if err != nil {

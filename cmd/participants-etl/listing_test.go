@@ -367,3 +367,51 @@ func TestVideoSDKSourceListFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestVideoSDKSourceShards: every shard lists the same window and exports
+// its own sessions; together they export the window once.
+func TestVideoSDKSourceShards(t *testing.T) {
+	var sessions, want []videosdktest.Session
+	for i, s := range videosdktest.Generate(25, 40) {
+		s = startAt(small(s), listLogical.Add(-time.Duration(i)*45*time.Minute))
+		sessions = append(sessions, s)
+		if inWindow(s, listLogical) {
+			want = append(want, s)
+		}
+	}
+	srv := newSim(t, videosdktest.Options{Sessions: sessions, List: videosdktest.ListOptions{MaxPerPage: 9}})
+	out := t.TempDir()
+	inShards := 0
+	for shard := range 2 {
+		res := runCLI(t, t.Context(), credsEnv(map[string]string{"JOB_COMPLETION_INDEX": fmt.Sprint(shard)}), "",
+			"run", "--sessions", "videosdk:", "--output", out, "--api-url", srv.URL(),
+			"--logical-time", listLogicalFlag, "--shard-count", "2")
+		if res.code != exitOK {
+			t.Fatalf("shard %d: exit %d; stderr:\n%s", shard, res.code, tail(res.stderr, 3000))
+		}
+	}
+	for _, rep := range readReports(t, out) {
+		if rep.Listing == nil || rep.Listing.SessionsInWindow != len(want) {
+			t.Errorf("shard %d: listing %+v, want %d in the window", rep.Shard.Index, rep.Listing, len(want))
+		}
+		inShards += rep.Counts.SessionsInShard
+	}
+	if inShards != len(want) {
+		t.Errorf("the shards hold %d sessions, the window %d", inShards, len(want))
+	}
+	checkRows(t, readTableByName(t, out), wantRows(t, want), "", time.Time{}, time.Now())
+}
+
+// TestDemoListsItsSessions: demo finds every generated session through the
+// list endpoint and exports it.
+func TestDemoListsItsSessions(t *testing.T) {
+	out := t.TempDir()
+	res := runCLI(t, t.Context(), envMap(nil), "", "demo", "--session-count", "25", "--seed", "3", "--output", out)
+	if res.code != exitOK || !strings.Contains(res.stdout, "of 25 sessions") {
+		t.Fatalf("demo: exit %d; stdout:\n%s\nstderr:\n%s", res.code, res.stdout, tail(res.stderr, 3000))
+	}
+	rep := onlyReport(t, out)
+	if rep.Sessions != "videosdk:" || rep.Listing == nil || rep.Listing.SessionsInWindow != 25 || rep.Counts.SessionsExported != 25 {
+		t.Errorf("demo report: source %q, listing %+v, counts %+v", rep.Sessions, rep.Listing, rep.Counts)
+	}
+}

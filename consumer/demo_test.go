@@ -53,3 +53,34 @@ func TestDemoRerunKeepsOneCopy(t *testing.T) {
 		t.Errorf("%d rows are second copies", n)
 	}
 }
+
+// TestDemoQueryCountsItsOwnRun: after two demo runs into one directory, the
+// query the second one prints counts only the second run's rows.
+func TestDemoQueryCountsItsOwnRun(t *testing.T) {
+	root := t.TempDir()
+	mustRunETL(t, 0, nil, "demo", "--output", root, "--logical-time", "2026-11-25T14:00:00Z", "--session-count", "40")
+	res := mustRunETL(t, 0, nil, "demo", "--output", root, "--logical-time", "2026-11-26T14:00:00Z", "--session-count", "40")
+	var from, where string
+	for _, line := range strings.Split(res.stdout, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "FROM read_parquet("):
+			from = line
+		case strings.HasPrefix(line, "WHERE "):
+			where = line
+		}
+	}
+	if from == "" || where == "" {
+		t.Fatalf("demo printed no query with a FROM and a WHERE line:\n%s", res.stdout)
+	}
+	var second int64
+	for _, r := range readReports(t, root) {
+		if r.LogicalTime == "2026-11-26T14:00:00Z" {
+			second = r.Counts.Rows
+		}
+	}
+	db := openDuckDB(t)
+	if got := queryInt(t, db, "SELECT count(*) "+from+" "+where); got != second || second == 0 {
+		t.Errorf("the printed query counts %d rows; the run that printed it wrote %d", got, second)
+	}
+}

@@ -115,12 +115,19 @@ func isNull(raw json.RawMessage) bool {
 // checkPage holds a page to what was asked and to itself. perPage is the
 // page size of the pass (0 on page 1, which sets it).
 func checkPage(p Page, sessionID string, page, perPage int) error {
-	pi := p.PageInfo
+	if p.Session.ID != "" && p.Session.ID != sessionID && p.PageInfo.CurrentPage == page {
+		return fmt.Errorf("belongs to session %s", showValue([]byte(p.Session.ID)))
+	}
+	return checkPageInfo(p.PageInfo, page, perPage, len(p.Participants), "participants")
+}
+
+// checkPageInfo holds a page's pageInfo to what was asked (page; perPage is
+// page 1's, 0 on page 1), to itself, and to the items it lists: the one
+// check of participants pages and of session list pages.
+func checkPageInfo(pi PageInfo, page, perPage, items int, noun string) error {
 	switch {
 	case pi.CurrentPage != page:
 		return fmt.Errorf("answered as page %d", pi.CurrentPage)
-	case p.Session.ID != "" && p.Session.ID != sessionID:
-		return fmt.Errorf("belongs to session %s", showValue([]byte(p.Session.ID)))
 	case pi.PerPage < 1:
 		return fmt.Errorf("pageInfo.perPage is %d", pi.PerPage)
 	case perPage > 0 && pi.PerPage != perPage:
@@ -129,8 +136,8 @@ func checkPage(p Page, sessionID string, page, perPage int) error {
 		return fmt.Errorf("pageInfo has total %d, lastPage %d", pi.Total, pi.LastPage)
 	case pi.LastPage != (pi.Total+pi.PerPage-1)/pi.PerPage && !(pi.Total == 0 && pi.LastPage <= 1):
 		return fmt.Errorf("pageInfo.lastPage %d does not fit total %d at perPage %d", pi.LastPage, pi.Total, pi.PerPage)
-	case len(p.Participants) > pi.PerPage:
-		return fmt.Errorf("%d participants on a page of %d", len(p.Participants), pi.PerPage)
+	case items > pi.PerPage:
+		return fmt.Errorf("%d %s on a page of %d", items, noun, pi.PerPage)
 	}
 	return nil
 }

@@ -330,22 +330,7 @@ func listPass(ctx context.Context, q ListQuery, fetch ListPageFetcher, filter ur
 // checkListPage holds a list page to what was asked and to itself.
 // perPage is page 1's (0 on page 1).
 func checkListPage(p ListPage, page, perPage int) error {
-	pi := p.PageInfo
-	switch {
-	case pi.CurrentPage != page:
-		return fmt.Errorf("answered as page %d", pi.CurrentPage)
-	case pi.PerPage < 1:
-		return fmt.Errorf("pageInfo.perPage is %d", pi.PerPage)
-	case perPage > 0 && pi.PerPage != perPage:
-		return fmt.Errorf("pageInfo.perPage is %d, page 1 said %d", pi.PerPage, perPage)
-	case pi.Total < 0 || pi.LastPage < 0:
-		return fmt.Errorf("pageInfo has total %d, lastPage %d", pi.Total, pi.LastPage)
-	case pi.LastPage != (pi.Total+pi.PerPage-1)/pi.PerPage && !(pi.Total == 0 && pi.LastPage <= 1):
-		return fmt.Errorf("pageInfo.lastPage %d does not fit total %d at perPage %d", pi.LastPage, pi.Total, pi.PerPage)
-	case len(p.Sessions) > pi.PerPage:
-		return fmt.Errorf("%d sessions on a page of %d", len(p.Sessions), pi.PerPage)
-	}
-	return nil
+	return checkPageInfo(p.PageInfo, page, perPage, len(p.Sessions), "sessions")
 }
 
 // moreFinal reports whether a is the later state of a session seen twice:

@@ -178,6 +178,9 @@ func (t *Table) Begin(ctx context.Context, slot Slot, runID string, opts WriteOp
 	if err := t.cleanStaging(ctx, name, opts.StaleStaging); err != nil {
 		return nil, fmt.Errorf("begin %s: %w", name, err)
 	}
+	if err := t.pruneOwners(ctx, name, opts.StaleStaging); err != nil {
+		return nil, fmt.Errorf("begin %s: %w", name, err)
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	return &Run{t: t, slot: slot, name: name, runID: runID, opts: opts, ctx: rctx, cancel: cancel,
 		ownerGen: gen, PreviousOwner: prev}, nil
@@ -327,6 +330,10 @@ func (r *Run) step(name string) error {
 // doc.go for the steps and what a crash between any two leaves. A run with
 // no rows publishes one empty file, so that it still replaces the slot's
 // previous files. The returned files are in part order.
+//
+// The first copy into the table is the commit point. An error before it
+// means nothing of this run is visible; an error after it is a
+// *PublishedError, and the files it names are in the table.
 func (r *Run) Publish(ctx context.Context) ([]FileInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -338,14 +345,29 @@ func (r *Run) Publish(ctx context.Context) ([]FileInfo, error) {
 	files, err := r.publish(ctx)
 	if err != nil {
 		r.err = err
-		return nil, fmt.Errorf("publish %s: %w", r.name, err)
+		return files, fmt.Errorf("publish %s: %w", r.name, err)
 	}
 	r.state = runPublished
 	r.cancel()
 	return files, nil
 }
 
-// publish runs steps P1–P5 of doc.go, calling the hook after each.
+// PublishedError is a Publish that failed after its commit point: Files
+// (this run's files) are in the table, and what failed is a later step.
+// The next run of the slot repairs it; see doc.go.
+type PublishedError struct {
+	Files []FileInfo
+	Step  string // what failed: "copy", "delete extras", "write manifest", or a hook's step
+	Err   error
+}
+
+func (e *PublishedError) Error() string {
+	return fmt.Sprintf("published %d files; then failed at %s: %v", len(e.Files), e.Step, e.Err)
+}
+
+func (e *PublishedError) Unwrap() error { return e.Err }
+
+// publish runs steps P0–P5 of doc.go, calling the hook after each.
 func (r *Run) publish(ctx context.Context) ([]FileInfo, error) {
 	// P0: nothing of a run that lost its slot may reach the table.
 	if err := r.stillOwner(ctx); err != nil {
@@ -364,21 +386,27 @@ func (r *Run) publish(ctx context.Context) ([]FileInfo, error) {
 	if err := r.step("listed"); err != nil {
 		return nil, err
 	}
-	files, err := r.copyParts(ctx, listed)
+	files, step, err := r.copyParts(ctx, listed)
+	published := func(step string, err error) ([]FileInfo, error) {
+		if len(files) == 0 {
+			return nil, err // the commit point was not reached
+		}
+		return files, &PublishedError{Files: files, Step: step, Err: err}
+	}
 	if err != nil {
-		return nil, err
+		return published(step, err)
 	}
 	if err := r.deleteExtras(ctx, listed); err != nil {
-		return nil, err
+		return published("delete extras", err)
 	}
 	if err := r.step("extras deleted"); err != nil {
-		return nil, err
+		return published("extras deleted", err)
 	}
 	if err := r.writeManifest(ctx, files); err != nil {
-		return nil, err
+		return published("write manifest", err)
 	}
 	if err := r.step("manifest written"); err != nil {
-		return nil, err
+		return published("manifest written", err)
 	}
 	r.dropStaging(ctx)
 	return files, nil
@@ -436,11 +464,14 @@ func (r *Run) listSlot(ctx context.Context) (map[string]int64, error) {
 
 // copyParts is P2: copy each staged part onto the slot's file of the same
 // number, under the precondition that the file is still what listSlot saw.
-func (r *Run) copyParts(ctx context.Context, listed map[string]int64) ([]FileInfo, error) {
+// It returns the files copied so far, also on an error, and the step that
+// failed.
+func (r *Run) copyParts(ctx context.Context, listed map[string]int64) ([]FileInfo, string, error) {
 	d := r.t.drv
 	files := make([]FileInfo, 0, len(r.parts))
 	for _, p := range r.parts {
 		dst := tableKey(r.slot, r.name, p.index)
+		step := fmt.Sprintf("copy part %d", p.index)
 		cond := precondition{DoesNotExist: true}
 		if gen, ok := listed[dst]; ok {
 			cond = precondition{GenerationMatch: gen}
@@ -451,22 +482,23 @@ func (r *Run) copyParts(ctx context.Context, listed map[string]int64) ([]FileInf
 			// result; anything else means someone else changed the file.
 			cur, aerr := d.Attrs(ctx, dst)
 			if aerr != nil || r.sameBytes(dst, cur, p) != nil {
-				return nil, fmt.Errorf("%w (the file changed after this run listed it: is another run of %s publishing?)", err, r.name)
+				return files, step, fmt.Errorf("%w (the file changed after this run listed it: is another run of %s publishing?)", err, r.name)
 			}
 			a, err = cur, nil
 		}
 		if err != nil {
-			return nil, err
+			return files, step, err
 		}
 		if err := r.sameBytes(dst, a, p); err != nil {
-			return nil, err
+			return files, step, err
 		}
 		files = append(files, FileInfo{Path: d.Location(dst), Rows: p.rows, Bytes: a.Size, CRC32C: a.CRC32C})
-		if err := r.step(fmt.Sprintf("published part %d", p.index)); err != nil {
-			return nil, err
+		step = fmt.Sprintf("published part %d", p.index)
+		if err := r.step(step); err != nil {
+			return files, step, err
 		}
 	}
-	return files, nil
+	return files, "", nil
 }
 
 // deleteExtras is P3: delete the listed files of the slot this run did not
@@ -501,13 +533,12 @@ func (r *Run) writeManifest(ctx context.Context, files []FileInfo) error {
 	return nil
 }
 
-// dropStaging is P5: this run's staging and its owner marker. A failure
-// only leaves litter for the next Begin.
+// dropStaging is P5. A failure only leaves litter for the next Begin. The
+// owner marker stays, naming this run as the slot's last writer.
 func (r *Run) dropStaging(ctx context.Context) {
 	for _, p := range r.parts {
 		r.t.drv.Delete(ctx, p.key, precondition{}) //nolint:errcheck // best effort, see above
 	}
-	r.releaseSlot(ctx)
 }
 
 // replace writes key with body, replacing the generation it has now.

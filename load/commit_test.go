@@ -169,8 +169,8 @@ func TestCommitStagingInvisibleUntilPublish(t *testing.T) {
 		if got := listKeys(t, tbl, stagingSlotDir(name)); len(got) != 3 {
 			t.Errorf("staging holds %q, want 3 finished parts (the empty session writes nothing)", got)
 		}
-		if got := listKeys(t, tbl, stagingFolder); !slices.Contains(got, ownerKey(name)) {
-			t.Errorf("staging holds %q, no owner marker of the run", got)
+		if got := listKeys(t, tbl, slotsFolder); !slices.Contains(got, ownerKey(name)) {
+			t.Errorf("slot markers %q: no owner marker of the run", got)
 		}
 		files, err := r.Publish(context.Background())
 		if err != nil {

@@ -33,7 +33,7 @@
 //
 //	participant_timelogs/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>-part-<ppppp>.parquet   the table
 //	_staging/<lt>-shard-<iii>-of-<nnn>/<run_id>/part-<ppppp>.parquet                   a run's parts before Publish
-//	_staging/<lt>-shard-<iii>-of-<nnn>.owner                                            the run that owns the slot
+//	_slots/<lt>-shard-<iii>-of-<nnn>.owner                                              the run that owns the slot (or wrote it last)
 //	_manifests/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>.txt                             the slot's files, one URI a line
 //	_runs/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>-<run_id>.json                        run reports
 //
@@ -75,7 +75,8 @@
 //	    its count, left by an earlier run with more parts), each with
 //	    GenerationMatch.
 //	P4  Write the manifest (replacing it under GenerationMatch).
-//	P5  Delete this run's staging and its owner marker.
+//	P5  Delete this run's staging. The owner marker stays, naming this run
+//	    as the slot's last writer (Begin prunes markers older than 48h).
 //	R   cmd writes the run report (WriteReport), last.
 //
 // Nothing but P2 and P3 touches the table, and they touch only names of
@@ -130,8 +131,8 @@
 // the earlier one had passed P0 before the later began, it publishes in
 // milliseconds, long before the later run has fetched anything, and the
 // later run then replaces its files as any rerun does (its P2 preconditions
-// catch the rare overlap). Abort and P5 remove the marker only if it is
-// still the run's own.
+// catch the rare overlap). Abort removes the marker only if it is still
+// the run's own.
 //
 // On the local store DoesNotExist is atomic (link(2) fails if the target
 // exists) while GenerationMatch (mtime in nanoseconds) is checked then
@@ -170,7 +171,8 @@
 //
 //	L0  ReadLedger, at the start of the run: list _ledger/ and read every
 //	    object, whatever shard count wrote it; a session completed at
-//	    several logical times counts from the earliest.
+//	    several logical times counts from the earliest. (ReadLedgerFor
+//	    keeps only the IDs of the run's list: the pipeline's way.)
 //	W   The run fetches the listed sessions of its shard that are not
 //	    CompleteBefore(id, T), and writes them (Run.Write).
 //	L1  RetractComplete(slot), just before Publish: remove what an earlier

@@ -120,6 +120,16 @@ func (l *Ledger) CompleteBefore(id string, logical time.Time) bool {
 // An unreadable or malformed ledger object is an error that names it (see
 // doc.go for what to do about one).
 func (t *Table) ReadLedger(ctx context.Context) (*Ledger, error) {
+	return t.ReadLedgerFor(ctx, nil)
+}
+
+// ReadLedgerFor reads the ledger as ReadLedger does, but keeps only the
+// sessions keep accepts (nil keeps all): a run passes the IDs of its list,
+// so that what it holds grows with the list, not with the ledger's
+// history. Each object is filtered as soon as it is decoded and the kept
+// IDs are copied out of its text, so at most a few objects' text is held
+// at once. keep is called from several goroutines at once.
+func (t *Table) ReadLedgerFor(ctx context.Context, keep func(id string) bool) (*Ledger, error) {
 	objs, err := t.drv.List(ctx, ledgerFolder)
 	if err != nil {
 		return nil, fmt.Errorf("read ledger: list: %w", err)
@@ -133,6 +143,9 @@ func (t *Table) ReadLedger(ctx context.Context) (*Ledger, error) {
 			p, err := t.readLedgerPart(gctx, o.Key, o.Size)
 			if err != nil {
 				return fmt.Errorf("read ledger: %w", err)
+			}
+			if keep != nil {
+				p.retain(keep)
 			}
 			parts[i] = p
 			return nil
@@ -211,6 +224,24 @@ var ErrCorruptLedger = errors.New("corrupt ledger object")
 // logical time (unix seconds), each list sorted, without duplicates.
 type ledgerPart struct {
 	groups map[int64][]string
+}
+
+// retain drops the IDs keep refuses and copies the rest out of the
+// object's text, so that the text can be freed.
+func (p *ledgerPart) retain(keep func(id string) bool) {
+	for at, ids := range p.groups {
+		kept := ids[:0]
+		for _, id := range ids {
+			if keep(id) {
+				kept = append(kept, strings.Clone(id))
+			}
+		}
+		if len(kept) == 0 {
+			delete(p.groups, at)
+			continue
+		}
+		p.groups[at] = slices.Clip(kept)
+	}
 }
 
 // readLedgerPart reads and decodes the ledger object key of about size

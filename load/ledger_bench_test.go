@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -176,4 +177,51 @@ func BenchmarkLedgerRecord(b *testing.B) {
 			report()
 		})
 	}
+}
+
+// BenchmarkLedgerReadFor reads the same ledger of 1M sessions for a run
+// whose list holds 10,000 IDs, half of them in the ledger: what a run
+// keeps grows with its list, not with the ledger.
+func BenchmarkLedgerReadFor(b *testing.B) {
+	const n, listed = 1_000_000, 10_000
+	tbl, _, report := ledgerFixture(b, n, 12, 4)
+	ctx := context.Background()
+	full, err := tbl.ReadLedger(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	list := make(map[string]struct{}, listed)
+	for i := 0; len(list) < listed/2; i += n / (listed / 2) {
+		list[strings.Clone(full.id(i))] = struct{}{}
+	}
+	for i := 0; len(list) < listed; i++ {
+		list[fmt.Sprintf("not-in-ledger-%d", i)] = struct{}{}
+	}
+	full = nil
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	peak, stop := sampleHeap()
+	var l *Ledger
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		l = nil
+		if l, err = tbl.ReadLedgerFor(ctx, func(id string) bool { _, ok := list[id]; return ok }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/op")
+	stop()
+	if l.Len() != listed/2 {
+		b.Fatalf("ledger holds %d sessions, want %d", l.Len(), listed/2)
+	}
+	// What the Ledger holds, counted from its fields (a heap difference is
+	// below the noise at this size).
+	kept := len(l.ids) + 4*len(l.ends) + 4*len(l.at) + 8*len(l.times)
+	b.ReportMetric(float64(kept)/(1<<10), "kept-KiB")
+	b.ReportMetric(float64(*peak-base.HeapInuse)/(1<<20), "peak-heap-MiB")
+	report()
 }

@@ -24,6 +24,7 @@ func TestLedger(t *testing.T) {
 			{"empty", testLedgerEmpty},
 			{"record and read back", testLedgerRecordRead},
 			{"complete before", testLedgerCompleteBefore},
+			{"read filtered", testLedgerReadFor},
 			{"rerun replaces", testLedgerRerunReplaces},
 			{"retract before a rerun publishes", testLedgerRetract},
 			{"shards", testLedgerShards},
@@ -129,6 +130,32 @@ func testLedgerRecordRead(t *testing.T, b testBackend, tbl *Table, raw func() []
 	wantText := "participants_etl ledger v1\n\t20261126T135930Z\n6176a1b2c3d4e5f601234567\nZoë 参加\na\ns-2\n" // sorted by bytes
 	if string(text) != wantText {
 		t.Errorf("object text = %q, want %q", text, wantText)
+	}
+}
+
+// testLedgerReadFor: a run reads only the entries of its own IDs, with
+// their earliest completion, across months and shard counts.
+func testLedgerReadFor(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
+	october := time.Date(2026, 10, 31, 23, 0, 0, 0, time.UTC)
+	mustRecord(t, tbl, slot1(tick1), "s1", "s2", "s3")
+	mustRecord(t, tbl, Slot{LogicalTime: october, ShardIndex: 1, ShardCount: 2}, "s2", "s4")
+	mustRecord(t, tbl, slot1(tick2), "s5")
+	keep := map[string]bool{"s2": true, "s5": true, "absent": true}
+	l, err := tbl.ReadLedgerFor(context.Background(), func(id string) bool { return keep[id] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Len() != 2 {
+		t.Errorf("Len = %d, want 2 (s2 and s5 only)", l.Len())
+	}
+	got := ledgerContents(l, []string{"s1", "s2", "s3", "s4", "s5", "absent"}, october, tick3)
+	want := []string{"s2@23:00:00", "s5@14:00:00"}
+	if !slices.Equal(got, want) {
+		t.Errorf("filtered ledger = %q, want %q", got, want)
+	}
+	// A nil filter keeps everything, as ReadLedger does.
+	if l, err := tbl.ReadLedgerFor(context.Background(), nil); err != nil || l.Len() != 5 {
+		t.Errorf("nil filter: %d sessions, %v; want 5", l.Len(), err)
 	}
 }
 

@@ -21,8 +21,8 @@ var ErrSlotTaken = errors.New("another run took over the slot")
 // configuration error; the message says how to retire the old output.
 var ErrShardCountChanged = errors.New("shard count differs from the output already written for this logical time")
 
-// owner is the marker that says which run writes a slot:
-// _staging/<slot>.owner. Begin writes it (replacing any earlier run's, with
+// owner is the marker that says which run writes a slot, or wrote it last:
+// _slots/<slot>.owner. Begin writes it (replacing any earlier run's, with
 // a precondition on the generation it read), so the latest run to begin
 // owns the slot; an earlier run that is still alive finds the marker
 // changed before it touches the table, and stops naming the new owner.
@@ -31,7 +31,10 @@ type owner struct {
 	BeganAt time.Time `json:"began_at"`
 }
 
-func ownerKey(slotName string) string { return stagingFolder + slotName + ".owner" }
+// slotsFolder holds the owner markers, beside the table.
+const slotsFolder = "_slots/"
+
+func ownerKey(slotName string) string { return slotsFolder + slotName + ".owner" }
 
 // takeSlot makes runID the slot's owner and returns the marker's generation
 // and the previous owner's run id ("" if there was none).
@@ -112,10 +115,11 @@ func (r *Run) stillOwner(ctx context.Context) error {
 		ErrSlotTaken, other.RunID, r.name, other.BeganAt.Format(time.RFC3339), r.runID)
 }
 
-// releaseSlot removes the owner marker if it is still this run's. The
-// run id is compared as well as the generation, so that a store which
-// ignores the delete precondition (fake-gcs-server does) still never
-// removes a newer owner's marker.
+// releaseSlot removes the owner marker of a run that gives up (Abort) if it
+// is still this run's. The run id is compared as well as the generation,
+// so that a store which ignores the delete precondition (fake-gcs-server
+// does) still never removes a newer owner's marker. A published run keeps
+// its marker: an earlier run still going then learns who replaced it.
 func (r *Run) releaseSlot(ctx context.Context) {
 	key := ownerKey(r.name)
 	o, gen, err := r.t.readOwner(ctx, key)
@@ -123,6 +127,25 @@ func (r *Run) releaseSlot(ctx context.Context) {
 		return // a newer owner's marker stays; a missing one is gone already
 	}
 	r.t.drv.Delete(ctx, key, precondition{GenerationMatch: r.ownerGen}) //nolint:errcheck // litter at worst, replaced by the next Begin
+}
+
+// pruneOwners removes owner markers of other slots older than staleAfter.
+func (t *Table) pruneOwners(ctx context.Context, slotName string, staleAfter time.Duration) error {
+	objs, err := t.drv.List(ctx, slotsFolder)
+	if err != nil {
+		return fmt.Errorf("list owner markers: %w", err)
+	}
+	now := t.now()
+	for _, o := range objs {
+		if o.Key == ownerKey(slotName) || now.Sub(o.Updated) < staleAfter {
+			continue
+		}
+		err := t.drv.Delete(ctx, o.Key, precondition{GenerationMatch: o.Generation})
+		if err != nil && !errors.Is(err, errNotExist) && !errors.Is(err, errPrecondition) {
+			return fmt.Errorf("remove a stale owner marker: %w", err)
+		}
+	}
+	return nil
 }
 
 // checkShardCount refuses a run whose shard count differs from output
@@ -148,4 +171,21 @@ func (t *Table) checkShardCount(ctx context.Context, slot Slot) error {
 		}
 	}
 	return nil
+}
+
+// Committed reports whether a run of slot has published: the slot's
+// manifest exists (P4 writes it after the files).
+func (t *Table) Committed(ctx context.Context, slot Slot) (bool, error) {
+	name, err := slot.name()
+	if err != nil {
+		return false, err
+	}
+	_, err = t.drv.Attrs(ctx, manifestKey(slot, name))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, errNotExist):
+		return false, nil
+	}
+	return false, err
 }

@@ -17,8 +17,8 @@ func TestConcurrentRunsOfOneSlot(t *testing.T) {
 
 		first := writeRun(t, tbl, slot, "first", []int{5, 6}, WriteOptions{})
 		second := writeRun(t, tbl, slot, "second", []int{7}, WriteOptions{})
-		if first.PreviousOwner != "" || second.PreviousOwner != "first" {
-			t.Errorf("previous owners %q and %q, want none and first", first.PreviousOwner, second.PreviousOwner)
+		if first.PreviousOwner != "before" || second.PreviousOwner != "first" {
+			t.Errorf("previous owners %q and %q, want before (the last writer) and first", first.PreviousOwner, second.PreviousOwner)
 		}
 
 		_, err := first.Publish(context.Background())
@@ -83,6 +83,69 @@ func TestShardCountIsFixedPerLogicalTime(t *testing.T) {
 				t.Fatalf("Begin %+v: %v", slot, err)
 			}
 			r.Abort(ctx)
+		}
+	})
+}
+
+// TestPublishNamesItsCommitPoint: an error before the first copy says
+// nothing is visible; after it, a *PublishedError names the files that are.
+func TestPublishNamesItsCommitPoint(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		for _, tc := range []struct {
+			step      string
+			published int // files a *PublishedError names; -1: not one
+		}{
+			{"listed", -1},
+			{"published part 0", 1},
+			{"extras deleted", 2},
+			{"manifest written", 2},
+		} {
+			tbl, _ := b.open(t)
+			slot := Slot{LogicalTime: lt1, ShardCount: 1}
+			opts := onePartPerSession
+			opts.PublishHook = func(s string) error {
+				if s == tc.step {
+					return errCrash
+				}
+				return nil
+			}
+			r := writeRun(t, tbl, slot, "r", []int{3, 4}, opts)
+			files, err := r.Publish(context.Background())
+			var pe *PublishedError
+			switch {
+			case !errors.Is(err, errCrash):
+				t.Errorf("%s: Publish: %v, want the simulated failure", tc.step, err)
+			case tc.published < 0 && (errors.As(err, &pe) || files != nil):
+				t.Errorf("%s: a failure before the commit point claims files: %v %v", tc.step, files, err)
+			case tc.published >= 0 && (!errors.As(err, &pe) || len(pe.Files) != tc.published || len(files) != tc.published):
+				t.Errorf("%s: %v (files %d), want a PublishedError naming %d files", tc.step, err, len(files), tc.published)
+			case tc.published >= 0 && !strings.Contains(err.Error(), "published"):
+				t.Errorf("%s: message %q does not say what was published", tc.step, err)
+			}
+			r.Abort(context.Background())
+		}
+	})
+}
+
+func TestCommitted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		tbl, _ := b.open(t)
+		slot := Slot{LogicalTime: lt1, ShardCount: 1}
+		if ok, err := tbl.Committed(context.Background(), slot); ok || err != nil {
+			t.Fatalf("an empty table: Committed %v, %v", ok, err)
+		}
+		r := writeRun(t, tbl, slot, "r", []int{3}, WriteOptions{})
+		if ok, _ := tbl.Committed(context.Background(), slot); ok {
+			t.Errorf("a run that has not published counts as committed")
+		}
+		if _, err := r.Publish(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := tbl.Committed(context.Background(), slot); !ok || err != nil {
+			t.Errorf("after Publish: Committed %v, %v", ok, err)
+		}
+		if ok, _ := tbl.Committed(context.Background(), Slot{LogicalTime: lt2, ShardCount: 1}); ok {
+			t.Errorf("another logical time counts as committed")
 		}
 	})
 }

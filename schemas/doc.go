@@ -36,9 +36,11 @@
 // Files live at <root>/participant_timelogs/dt=YYYY-MM-DD/*.parquet, where dt
 // is the UTC date of the run's logical time; readers get dt as a DATE
 // partition column from the path (Hive partitioning). Every run exports the
-// whole session list again, so a (session_id, participant_id, timelog_index)
-// appears once per run that saw it. The *_latest views keep, per [Key], the
-// row with the latest extracted_at: the current picture of every session.
+// whole session list again (an incremental run: the sessions not yet
+// complete), so a (session_id, participant_id, timelog_index) appears once
+// per run that saw it. The *_latest views keep, per [Key], the row with the
+// latest extracted_at: the current picture of every session, whichever tick
+// last fetched it, so they must not be pruned by dt.
 //
 // # Placeholders
 //

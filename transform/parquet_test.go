@@ -1,14 +1,11 @@
 package transform_test
 
 import (
-	"bytes"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/participants-etl/participants-etl/extract"
-	"github.com/participants-etl/participants-etl/internal/tabletest"
-	"github.com/participants-etl/participants-etl/load"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
@@ -50,21 +47,7 @@ func TestBuilderColumnsByName(t *testing.T) {
 	b.Append(rows...)
 	rec := b.NewRecord()
 	defer rec.Release()
-	var buf bytes.Buffer
-	pw, err := load.NewParquetWriter(&buf, load.ParquetOptions{})
-	if err == nil {
-		err = pw.Write(rec)
-	}
-	if err == nil {
-		err = pw.Close()
-	}
-	var got []transform.Row
-	if err == nil {
-		got, err = tabletest.Read(bytes.NewReader(buf.Bytes()))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := readBack(t, rec)
 	if len(got) != len(want) {
 		t.Fatalf("read %d rows, want %d", len(got), len(want))
 	}

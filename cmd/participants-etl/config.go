@@ -50,6 +50,8 @@ type Config struct {
 	RowGroupBytes     int64
 	MaxFileBytes      int64
 	ProgressInterval  time.Duration
+	Incremental       bool // skip sessions an earlier tick recorded complete
+	Full              bool // with Incremental: fetch every listed session this tick
 	Pushgateway       string
 	LogFormat         string
 	LogLevel          string
@@ -125,6 +127,10 @@ func (f *flagSet) float(p *float64, name, key string, def float64, usage string)
 	f.Float64Var(p, name, envDefault(f, key, def, parseFloat, "a number"), usage+envNote(key))
 }
 
+func (f *flagSet) boolean(p *bool, name, key string, def bool, usage string) {
+	f.BoolVar(p, name, envDefault(f, key, def, strconv.ParseBool, "true or false"), usage+envNote(key))
+}
+
 func (f *flagSet) duration(p *time.Duration, name, key string, def time.Duration, usage string) {
 	f.DurationVar(p, name, envDefault(f, key, def, time.ParseDuration, "a duration such as 30s"), usage+envNote(key))
 }
@@ -183,6 +189,8 @@ func bindExport(fs *flagSet, c *Config, defaultOutput string) {
 	fs.int64(&c.RowGroupBytes, "row-group-bytes", "ETL_ROW_GROUP_BYTES", load.DefaultRowGroupBytes, fmt.Sprintf("most bytes in one Parquet row group (%d MiB to %d MiB)", minRowGroupBytes>>20, maxRowGroupBytes>>20))
 	fs.int64(&c.MaxFileBytes, "max-file-bytes", "ETL_MAX_FILE_BYTES", load.DefaultMaxFileBytes, fmt.Sprintf("a Parquet file is closed after the session that takes it past this size (%d MiB to %d GiB)", minFileBytes>>20, maxFileBytes>>30))
 	fs.duration(&c.ProgressInterval, "progress-interval", "ETL_PROGRESS_INTERVAL", pipeline.DefaultProgressInterval, "how often to log progress; 0 for never")
+	fs.boolean(&c.Incremental, "incremental", "ETL_INCREMENTAL", false, "skip, without a request, the listed sessions an earlier tick recorded complete in OUTPUT/_ledger/")
+	fs.boolean(&c.Full, "full", "ETL_FULL", false, "with --incremental: fetch every listed session this tick all the same (completions are still recorded)")
 	fs.str(&c.Pushgateway, "pushgateway", "ETL_PUSHGATEWAY", "", "Prometheus Pushgateway URL to push each run's metrics to")
 	fs.str(&c.LogFormat, "log-format", "ETL_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)")
 	fs.str(&c.LogLevel, "log-level", "ETL_LOG_LEVEL", "info", "debug, info, warn or error")

@@ -34,7 +34,7 @@ func TestParseRunFlagsAndEnv(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--sessions", "ids.txt"}, env: creds, check: func(t *testing.T, c Config) {
 			if c.Output != "./out" || c.APIURL != "https://api.videosdk.live" || c.Concurrency != 8 || c.PerPage != 100 ||
-				c.RequestTimeout != 30*time.Second || c.MaxAttempts != 6 || c.Rate != 0 || c.ShardCount != 1 || c.ShardIndex != 0 {
+				c.RequestTimeout != 30*time.Second || c.MaxAttempts != 6 || c.Rate != 0 || c.ShardCount != 1 || c.ShardIndex != 0 || c.Incremental || c.Full {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
@@ -55,6 +55,13 @@ func TestParseRunFlagsAndEnv(t *testing.T) {
 					t.Errorf("got %+v", c)
 				}
 			}},
+		{name: "incremental is off by default, on by env or flag", args: []string{"--sessions", "x", "--full"},
+			env: with(map[string]string{"ETL_INCREMENTAL": "true"}), check: func(t *testing.T, c Config) {
+				if !c.Incremental || !c.Full {
+					t.Errorf("incremental %t, full %t; want both", c.Incremental, c.Full)
+				}
+			}},
+		{name: "bad ETL_INCREMENTAL", args: []string{"--sessions", "x"}, env: with(map[string]string{"ETL_INCREMENTAL": "yes please"}), wantErr: "ETL_INCREMENTAL"},
 		{name: "missing sessions", args: nil, env: creds, wantErr: "--sessions is required"},
 		{name: "bad env number", args: []string{"--sessions", "x"}, env: with(map[string]string{"ETL_CONCURRENCY": "lots"}), wantErr: "ETL_CONCURRENCY"},
 		{name: "bad flag", args: []string{"--sessions", "x", "--concurency", "3"}, env: creds, wantErr: "concurency"},

@@ -31,7 +31,7 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	)
 	fs := newFlagSet("demo", p.getenv, p.stdout)
 	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
-	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions (the same seed gives the same data)")
+	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions: the same seed starts from the same data (live sessions then grow while they are read, so a few rows may differ)")
 	fs.BoolVar(&chaos, "chaos", false, "make the simulator hostile: a fifth of requests fail in every way the real API can, under a rate limit the job is not told, with tokens refused after a minute")
 	bindLogicalTime(fs, &logical, "", "an hour after the newest generated session starts")
 	bindExport(fs, &c, "./demo-out")
@@ -95,11 +95,12 @@ Exported %d rows of %d sessions into %s
   table:   %s/participant_timelogs/dt=%s/
   reports: %s/_runs/
 
-Try it in DuckDB (duckdb -c "..." or any DuckDB client):
+Try it in DuckDB (duckdb -c "..." or any DuckDB client); this run's rows only:
   SELECT participant_name, count(*) AS intervals, sum(duration_ms)/1000 AS seconds
   FROM read_parquet('%s/participant_timelogs/*/*.parquet', hive_partitioning = true)
+  WHERE run_id = '%s'
   GROUP BY ALL ORDER BY seconds DESC NULLS LAST LIMIT 10;
-`, rep.Counts.Rows, rep.Counts.SessionsExported, abs, abs, opts.LogicalTime.UTC().Format("2006-01-02"), abs, abs)
+`, rep.Counts.Rows, rep.Counts.SessionsExported, abs, abs, opts.LogicalTime.UTC().Format("2006-01-02"), abs, abs, rep.RunID)
 	}
 	return codeErr(rep.ExitCode)
 }

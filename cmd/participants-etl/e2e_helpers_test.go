@@ -17,14 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/internal/pipeline"
+	"github.com/participants-etl/participants-etl/internal/tabletest"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
@@ -129,41 +126,23 @@ func readTable(t *testing.T, root string) []transform.Row {
 	return rows
 }
 
+// readParquet reads a file back through tabletest, which finds every column
+// by its name and shares no code with the writer: a swap of two same-typed
+// columns in the writer shows here as wrong values.
 func readParquet(t *testing.T, path string) []transform.Row {
 	t.Helper()
-	f, err := os.Open(path)
+	rows, err := tabletest.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
-	defer f.Close()
-	return readParquetFrom(t, path, f)
+	return rows
 }
 
 func readParquetFrom(t *testing.T, path string, r parquet.ReaderAtSeeker) []transform.Row {
 	t.Helper()
-	pf, err := file.NewParquetReader(r)
+	rows, err := tabletest.Read(r)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	defer tbl.Release()
-	tr := array.NewTableReader(tbl, 64<<10)
-	defer tr.Release()
-	var rows []transform.Row
-	for tr.Next() {
-		rs, err := transform.FromRecord(tr.RecordBatch())
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		rows = append(rows, rs...)
 	}
 	return rows
 }

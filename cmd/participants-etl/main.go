@@ -7,6 +7,7 @@
 //	participants-etl schedule --schedule SPEC --sessions ... [flags]
 //	participants-etl demo     [--output DIR] [--chaos]
 //	participants-etl serve    [--list FILE]
+//	participants-etl forget   --output DIR|gs://BUCKET/PREFIX (--session ID ... | --sessions FILE | --completed-on YYYY-MM-DD)
 //	participants-etl version
 //
 // Each run reads a list of session IDs (one per line; blank lines and #
@@ -20,6 +21,16 @@
 // logical time and shard replaces exactly that run's files. A JSON report
 // of every run goes to OUTPUT/_runs/.
 //
+// With --incremental (ETL_INCREMENTAL) a run skips, without a request, the
+// listed sessions that an earlier tick recorded complete (every interval
+// ended) in the ledger, OUTPUT/_ledger/; --full (ETL_FULL) fetches them all
+// the same. `participants-etl forget` removes sessions (--session,
+// --sessions FILE) or a day's completions (--completed-on YYYY-MM-DD) from
+// the ledger, so that the next incremental tick fetches them again.
+//
+// `participants-etl serve` runs the built-in simulator on a loopback address
+// and prints the environment that points run and schedule at it.
+//
 // Credentials come from the environment only: VIDEOSDK_API_KEY with
 // VIDEOSDK_SECRET_KEY or VIDEOSDK_SECRET_KEY_FILE (a token is minted and
 // renewed per run), or a ready VIDEOSDK_TOKEN. GCS uses Application Default
@@ -28,7 +39,9 @@
 // Exit codes:
 //
 //	0  every listed session was exported
-//	1  the run failed and committed nothing; a retry may cure it
+//	1  the run failed; a retry may cure it. The report's status says whether
+//	   nothing was published (failed, stopped) or the files were published
+//	   and a later step failed (published)
 //	2  usage or configuration error (flag, credentials, bucket); a retry will not
 //	3  the run committed its output, but some sessions could not be exported
 //	   or some list lines were invalid (each is named in the run report)
@@ -94,7 +107,8 @@ type process struct {
 	clock          clock.Clock      // nil: the real clock
 	store          load.OpenOptions // production leaves it zero
 	// publishHook is the crash tests' pause between publish steps
-	// (load.WriteOptions.PublishHook); production leaves it nil.
+	// (load.WriteOptions.PublishHook) and at the ledger's steps
+	// (pipeline.Options.LedgerHook); production leaves it nil.
 	publishHook func(step string) error
 }
 
@@ -112,6 +126,8 @@ Usage:
   participants-etl schedule --schedule SPEC --sessions ... [flags]        an export on every tick
   participants-etl demo     [--output DIR] [--chaos]                      try it against a local simulator
   participants-etl serve    [--list FILE]                                 serve the simulator for run and schedule
+  participants-etl forget   --output ... (--session ID | --sessions FILE | --completed-on DATE)
+                                                                          make --incremental fetch sessions again
   participants-etl version
 
 Run 'participants-etl COMMAND --help' for a command's flags.
@@ -135,6 +151,8 @@ func (p *process) main(ctx context.Context, args []string) int {
 		err = p.demo(ctx, args)
 	case "serve":
 		err = p.serve(ctx, args)
+	case "forget":
+		err = p.forget(ctx, args)
 	case "version", "--version", "-version":
 		fmt.Fprintf(p.stdout, "participants-etl %s\n", version)
 		return exitOK
@@ -142,7 +160,7 @@ func (p *process) main(ctx context.Context, args []string) int {
 		fmt.Fprint(p.stdout, usageText)
 		return exitOK
 	default:
-		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo, serve or version\n", cmd)
+		fmt.Fprintf(p.stderr, "participants-etl: unknown command %q; want run, schedule, demo, serve, forget or version\n", cmd)
 		return exitUsage
 	}
 	var ec exitError
@@ -252,7 +270,16 @@ func (p *process) schedule(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("scheduler started", "schedule", s.spec)
-	code := s.loop(ctx, log, p.clock, func(ctx context.Context, logical time.Time) int {
+	uncommitted := func(ctx context.Context, logical time.Time) bool {
+		c := cfg
+		c.LogicalTime = logical
+		done, err := pipeline.Committed(ctx, p.options(c, log))
+		if err != nil {
+			log.Warn("cannot tell whether the latest tick has run; waiting for the next one", "error", err)
+		}
+		return err == nil && !done
+	}
+	code := s.loop(ctx, log, p.clock, uncommitted, func(ctx context.Context, logical time.Time) int {
 		cfg.LogicalTime = logical
 		return p.export(ctx, cfg, log)
 	})

@@ -35,6 +35,9 @@ func (p *process) options(cfg Config, log *slog.Logger) pipeline.Options {
 		API:               clientOptions(cfg, log),
 		MaxFailedFraction: cfg.MaxFailedFraction,
 		ProgressInterval:  cfg.ProgressInterval,
+		Incremental:       cfg.Incremental,
+		Full:              cfg.Full,
+		LedgerHook:        p.publishHook,
 		Clock:             p.clock,
 		Logger:            log,
 	}

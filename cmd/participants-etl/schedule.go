@@ -98,7 +98,19 @@ func (s *schedule) Latest(t time.Time) (time.Time, error) {
 //
 // The timer is armed before "waiting for next tick" is logged, so a test on
 // a fake clock may step it as soon as it has seen that line.
-func (s *schedule) loop(ctx context.Context, log *slog.Logger, clk clock.Clock, export func(ctx context.Context, logical time.Time) int) int {
+//
+// At start, the latest tick at or before now is run at once when
+// uncommitted says its slot has no published run (so a scheduler started
+// mid-hour does the hour's work now); uncommitted may be nil.
+func (s *schedule) loop(ctx context.Context, log *slog.Logger, clk clock.Clock, uncommitted func(ctx context.Context, logical time.Time) bool,
+	export func(ctx context.Context, logical time.Time) int) int {
+	if latest, err := s.Latest(clk.Now()); err == nil && uncommitted != nil && uncommitted(ctx, latest) {
+		log.Info("running the latest tick now: its slot has no published run", "logical_time", latest.UTC().Format(time.RFC3339))
+		code := export(ctx, latest)
+		if ctx.Err() != nil {
+			return code
+		}
+	}
 	next := s.Next(clk.Now())
 	for {
 		timer := clk.NewTimer(next.Sub(clk.Now()))

@@ -104,7 +104,7 @@ func TestLoopNeverOverlaps(t *testing.T) {
 	)
 	code := make(chan int, 1)
 	go func() {
-		code <- s.loop(ctx, log, clk, func(ctx context.Context, logical time.Time) int {
+		code <- s.loop(ctx, log, clk, nil, func(ctx context.Context, logical time.Time) int {
 			if running.Add(1) != 1 {
 				t.Error("two runs at once")
 			}
@@ -210,15 +210,17 @@ func TestScheduleRunsOnEveryTick(t *testing.T) {
 	if code := s.exitCode(t); code != exitOK {
 		t.Fatalf("exit %d after the stop, want 0; stderr:\n%s", code, tail(s.stderr.String(), 3000))
 	}
+	// Started at 14:00:01, it ran the uncommitted tick 14:00:00 at once,
+	// then 14:00:02 and 14:00:04.
 	reps := readReports(t, out)
-	if len(reps) != 2 {
-		t.Fatalf("%d runs for 2 ticks", len(reps))
+	if len(reps) != 3 {
+		t.Fatalf("%d runs, want the latest tick at start and 2 ticks", len(reps))
 	}
 	for i, r := range reps {
 		if r.Status != "succeeded" {
 			t.Errorf("run %d: %s %s", i, r.Status, r.Error)
 		}
-		if want := fmt.Sprintf("2026-11-26T14:00:0%dZ", 2+2*i); r.LogicalTime != want {
+		if want := fmt.Sprintf("2026-11-26T14:00:0%dZ", 2*i); r.LogicalTime != want {
 			t.Errorf("run %d: logical time %s, want the tick %s", i, r.LogicalTime, want)
 		}
 		if i > 0 && reps[i-1].FinishedAt > r.StartedAt {
@@ -239,6 +241,19 @@ func TestScheduleRunsOnEveryTick(t *testing.T) {
 	if !strings.Contains(s.stderr.String(), `"message":"scheduler stopped"`) {
 		t.Errorf("no stop line in the log")
 	}
+
+	// Started again at 14:00:05: the latest tick (14:00:04) is committed,
+	// so it waits for the next one.
+	again := startScheduled(t, time.Date(2026, 11, 26, 14, 0, 5, 0, time.UTC), "--schedule", "@every 2s",
+		"--sessions", writeList(t, ids(sessions)...), "--output", out, "--api-url", srv.URL())
+	again.waitIdle(t, 1)
+	again.stop()
+	if code := again.exitCode(t); code != exitOK {
+		t.Fatalf("second scheduler: exit %d", code)
+	}
+	if n := len(readReports(t, out)); n != 3 {
+		t.Errorf("%d runs after a restart with the latest tick committed, want still 3", n)
+	}
 }
 
 // TestScheduleStopDuringARun: a stop (SIGTERM) that arrives while a
@@ -251,9 +266,9 @@ func TestScheduleStopDuringARun(t *testing.T) {
 	out := t.TempDir()
 	s := startScheduled(t, time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC), "--schedule", "@every 1s",
 		"--sessions", writeList(t, ids(sessions)...), "--output", out, "--api-url", apiURL, "--concurrency", "2")
+	// The first run is the latest tick's, started at once (its slot has no
+	// published run).
 	fetching := requests.after(11)
-	s.waitIdle(t, 1)
-	s.clock.Step(time.Second)
 	waitFor(t, fetching, 15*time.Second, "the first scheduled run to be fetching")
 	s.stop()
 	start := time.Now()

@@ -53,7 +53,9 @@
 // pages; HideOneFor loses a session from the first answers while counting
 // it in total; Override serves any body for a page. List requests go through
 // the same auth, rate limit and faults; ListRequests counts them. AddSession
-// starts a session at any time.
+// starts a session at any time; SetSession replaces one (or adds it), and
+// EndOpen gives a copy whose open intervals have ended, so that tests of
+// incremental exports can move the world on between two ticks.
 //
 // Gauges (MaxInFlight, Requests, RateLimited, TokensAged, RequestURIs) and
 // Snapshot, the data as they

@@ -19,6 +19,19 @@
 // in through Options (store, tokens, clock, logger, standard input, test
 // hooks); the package keeps no state between runs.
 //
+// Incremental runs (incremental.go): with Options.Incremental, Run reads
+// load's ledger of complete sessions, keeping only the IDs of its shard's
+// list, and skips without a request every session a run at an earlier
+// logical time recorded complete; Full fetches them all the same. A session
+// is complete when every interval of every participant has an end (one
+// without participants or intervals included). Every run that publishes,
+// incremental or not, retracts its slot's ledger entries just before
+// Publish and records the sessions it wrote complete just after, in the
+// order load's doc ("# Ledger") gives, so that a crash in between makes the
+// next tick fetch them again and never skip rows the table lacks. A failure
+// to record after a successful Publish is an error that says the files are
+// published (exit 1, report written).
+//
 // It hands on a *Report whose ExitCode says what the run means to whoever
 // retries it, and the error that stopped it, if any.
 //

@@ -12,7 +12,7 @@ import (
 // part of the report, so the process exits with the code its report shows.
 const (
 	ExitOK      = 0 // every listed session exported
-	ExitFailed  = 1 // nothing committed; a retry may cure it
+	ExitFailed  = 1 // failed (nothing published, or published then failed at a later step: see Status); a retry may cure it
 	ExitConfig  = 2 // configuration (credentials, bucket); a retry will not cure it
 	ExitPartial = 3 // committed, but some sessions (named in the report) were not exported
 )
@@ -28,7 +28,7 @@ type Report struct {
 	StartedAt      string                `json:"started_at"`
 	FinishedAt     string                `json:"finished_at"`
 	DurationSec    float64               `json:"duration_seconds"`
-	Status         string                `json:"status"` // succeeded, partial, failed
+	Status         string                `json:"status"` // Status*: succeeded, partial, published, failed, stopped
 	ExitCode       int                   `json:"exit_code"`
 	Error          string                `json:"error,omitempty"`
 	Sessions       string                `json:"sessions_source"`
@@ -61,9 +61,17 @@ type Counts struct {
 	SessionsFailed int `json:"sessions_failed"`
 	// SessionsInvalid counts list lines that were not sent; they belong to
 	// shard 0's report and exit code.
-	SessionsInvalid int   `json:"sessions_invalid"`
-	DuplicateLines  int   `json:"duplicate_lines"`
-	Pages           int64 `json:"pages"` // API.Pages, kept here for readers of counts
+	SessionsInvalid int `json:"sessions_invalid"`
+	DuplicateLines  int `json:"duplicate_lines"`
+	// Incremental runs: the sessions of the shard skipped because an
+	// earlier tick recorded them complete, and those fetched because it
+	// did not (every fetched session; 0 in a full run).
+	SessionsSkippedComplete int `json:"sessions_skipped_complete"`
+	SessionsFetchedOpen     int `json:"sessions_fetched_open"`
+	// SessionsCompleted counts the sessions this run recorded complete in
+	// the ledger (every run that publishes records them).
+	SessionsCompleted int   `json:"sessions_completed"`
+	Pages             int64 `json:"pages"` // API.Pages, kept here for readers of counts
 	transform.Stats
 }
 
@@ -73,24 +81,41 @@ type Failure struct {
 	Reason    string `json:"reason"`
 }
 
+// Statuses of a run, in its report and summary line.
+const (
+	StatusSucceeded = "succeeded" // every session exported and published
+	StatusPartial   = "partial"   // published, but some sessions or list lines failed
+	StatusPublished = "published" // the files are in the table, then a later step failed (Error says which)
+	StatusFailed    = "failed"    // nothing published
+	StatusStopped   = "stopped"   // stopped by a signal before publishing; nothing published
+)
+
 // finish sets what follows from the rest of the report once the run is
-// over: the derived counts, the exit code and the status.
-func (rep *Report) finish(err error) {
+// over: the derived counts, the exit code and the status. ctxErr is the
+// run's context's error: a stop is told apart from a failure.
+func (rep *Report) finish(err, ctxErr error) {
 	rep.Counts.SessionsFailed = len(rep.Failed)
 	rep.Counts.Pages = rep.API.Pages
 	rep.ExitCode = exitCode(err, rep)
+	var published *load.PublishedError
 	switch {
+	case err != nil && errors.As(err, &published):
+		rep.Status, rep.Error = StatusPublished, err.Error()
+	case err != nil && ctxErr != nil:
+		rep.Status, rep.Error = StatusStopped, err.Error()
 	case err != nil:
-		rep.Status, rep.Error = "failed", err.Error()
+		rep.Status, rep.Error = StatusFailed, err.Error()
 	case rep.ExitCode == ExitPartial:
-		rep.Status = "partial"
+		rep.Status = StatusPartial
 	default:
-		rep.Status = "succeeded"
+		rep.Status = StatusSucceeded
 	}
 }
 
 func exitCode(err error, rep *Report) int {
 	switch {
+	case isPublishedError(err):
+		return ExitFailed // the data is published; the next run of the slot mends the rest
 	case err == nil:
 		if len(rep.Failed) > 0 || (rep.Shard.Index == 0 && rep.Counts.SessionsInvalid > 0) {
 			return ExitPartial

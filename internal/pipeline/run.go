@@ -67,6 +67,17 @@ type Options struct {
 	// ProgressInterval between progress lines; 0 for none.
 	ProgressInterval time.Duration
 
+	// Incremental skips, without a request, every session of the shard
+	// that a run at an earlier logical time recorded complete in the
+	// ledger; Full (with Incremental) fetches them all the same. Every run
+	// that publishes records its complete sessions, whatever these say.
+	Incremental bool
+	Full        bool
+	// LedgerHook, when set, is called at StepLedgerRetracted and
+	// StepLedgerPending; an error stops the run there, as a crash would.
+	// For tests; production leaves it nil.
+	LedgerHook func(step string) error
+
 	Clock  clock.Clock  // default: the real clock
 	Logger *slog.Logger // default: discard
 }
@@ -81,6 +92,9 @@ type run struct {
 	clock clock.Clock
 	log   *slog.Logger
 	rep   *Report
+	// complete is the sessions written whose every interval has an end,
+	// appended by the writer goroutine, then read by record.
+	complete []string
 }
 
 // Run exports one slot and returns its report, which carries the exit code.
@@ -97,9 +111,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.API.Logger == nil {
-		opts.API.Logger = opts.Logger
 	}
 	started := opts.Clock.Now()
 	slot := load.Slot{LogicalTime: opts.LogicalTime.UTC().Truncate(time.Second), ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount}
@@ -122,6 +133,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		log:   opts.Logger.With("run_id", rep.RunID, "logical_time", rep.LogicalTime, "shard", opts.ShardIndex, "shard_count", opts.ShardCount),
 		rep:   rep,
 	}
+	// Every line of the run carries its id, the client's included.
+	apiLog := opts.API.Logger
+	if apiLog == nil {
+		apiLog = opts.Logger
+	}
+	r.opts.API.Logger = apiLog.With("run_id", rep.RunID)
 	r.log.Info("run starting", "sessions_source", opts.Sessions, "output", opts.Output)
 
 	table, err := r.do(ctx)
@@ -131,28 +148,33 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	finished := r.clock.Now()
 	rep.FinishedAt = finished.UTC().Format(time.RFC3339Nano)
 	rep.DurationSec = finished.Sub(started).Seconds()
-	rep.finish(err)
+	rep.finish(err, ctx.Err())
 
 	// The report is written last, after publishing; a failed run's report
-	// tells the operator why nothing was committed. A stopped run has no
-	// time to spare for it.
-	if table != nil && !errors.Is(err, context.Canceled) {
-		r.writeReport(ctx, table)
+	// tells the operator why, and whether anything was published. A
+	// stopped run writes its short report within the grace period.
+	if table != nil {
+		timeout := 20 * time.Second
+		if rep.Status == StatusStopped {
+			timeout = 5 * time.Second
+		}
+		r.writeReport(ctx, table, timeout)
 	}
 	r.summary(err)
 	return rep, err
 }
 
-func (r *run) writeReport(ctx context.Context, table *load.Table) {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+func (r *run) writeReport(ctx context.Context, table *load.Table, timeout time.Duration) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	b, _ := json.MarshalIndent(r.rep, "", "  ")
 	path, err := table.WriteReport(wctx, r.slot, r.rep.RunID, append(b, '\n'))
 	if err != nil {
 		r.log.Error("could not write the run report", "error", err)
-		if code := r.rep.ExitCode; code == ExitOK || code == ExitPartial {
+		if len(r.rep.Files) > 0 {
 			// The data is committed; the report is what says so.
-			r.log.Warn("data is published but the report is missing; a rerun of this logical time rewrites both")
+			r.log.Warn("data is published but the report is missing; a rerun of this logical time rewrites both",
+				"files", len(r.rep.Files))
 		}
 		return
 	}
@@ -166,18 +188,24 @@ func (r *run) summary(err error) {
 		"status", rep.Status, "exit_code", rep.ExitCode, "duration_seconds", round(rep.DurationSec),
 		"sessions_listed", c.SessionsListed, "sessions_in_shard", c.SessionsInShard,
 		"sessions_exported", c.SessionsExported, "sessions_failed", c.SessionsFailed,
-		"sessions_invalid", c.SessionsInvalid, "pages", c.Pages, "rows", c.Rows,
+		"sessions_invalid", c.SessionsInvalid, "sessions_skipped_complete", c.SessionsSkippedComplete,
+		"sessions_fetched_open", c.SessionsFetchedOpen, "sessions_completed", c.SessionsCompleted, "pages", c.Pages, "rows", c.Rows,
 		"participants_without_timelog", c.ParticipantsWithoutTimelog,
 		"requests", rep.API.Requests, "retries_by_cause", rep.API.RetriesByCause, "files", len(rep.Files),
 	}
 	if l := rep.Listing; l != nil {
 		attrs = append(attrs, "sessions_in_window", l.SessionsInWindow, "list_pages", l.Pages, "relists", l.Relists)
 	}
-	if err != nil {
-		r.log.Error("run failed, nothing committed", append(attrs, "error", err.Error())...)
-		return
+	switch rep.Status {
+	case StatusStopped:
+		r.log.Warn("run stopped, nothing published", append(attrs, "error", err.Error())...)
+	case StatusPublished:
+		r.log.Error("run published its files, then failed; a rerun of this slot repairs it", append(attrs, "error", err.Error())...)
+	case StatusFailed:
+		r.log.Error("run failed, nothing published", append(attrs, "error", err.Error())...)
+	default:
+		r.log.Info("run finished", attrs...)
 	}
-	r.log.Info("run finished", attrs...)
 }
 
 func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
@@ -185,18 +213,21 @@ func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
 // do is the run proper. It returns the table (for the report) once the
 // output was opened, and an error when nothing was committed.
 func (r *run) do(ctx context.Context) (*load.Table, error) {
-	client, err := extract.NewClient(r.opts.API)
-	if err != nil {
-		return nil, err
-	}
 	table, err := load.Open(ctx, r.opts.Output, r.opts.Store) // its errors name the output
 	if err != nil {
 		return nil, err
+	}
+	client, err := extract.NewClient(r.opts.API)
+	if err != nil {
+		return table, err
 	}
 	// A listing that fails leaves a report saying why; nothing is begun.
 	ids, err := r.sessionIDs(ctx, client)
 	r.rep.API = client.Stats()
 	if err != nil {
+		return table, err
+	}
+	if ids, err = r.skipComplete(ctx, table, ids); err != nil {
 		return table, err
 	}
 	lr, err := table.Begin(ctx, r.slot, r.rep.RunID, r.opts.Write)
@@ -228,24 +259,30 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	// signal arrives meanwhile, so that no half-published run is left behind.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
+	// The ledger's L1 and L2 (load's "# Ledger") around P, in every run.
+	if err := r.retract(pctx, table); err != nil {
+		return table, fmt.Errorf("before publishing: %w", err)
+	}
 	files, err := lr.Publish(pctx)
+	r.rep.Files = append(r.rep.Files, files...) // also the files of a *load.PublishedError
+	for _, f := range files {
+		r.log.Info("file published", "path", f.Path, "rows", f.Rows, "bytes", f.Bytes)
+	}
 	if err != nil {
 		return table, fmt.Errorf("publish: %w", err)
 	}
 	published = true
-	r.rep.Files = append(r.rep.Files, files...)
-	for _, f := range files {
-		r.log.Info("file published", "path", f.Path, "rows", f.Rows, "bytes", f.Bytes)
-	}
-	return table, nil
+	return table, r.record(pctx, table, files)
 }
 
 // result is one session's outcome on its way to the writer: its rows, or
 // the reason it failed.
 type result struct {
-	rows    []transform.Row
-	stats   transform.Stats
-	failure *Failure // set when the session failed
+	id       string
+	complete bool // every interval has an end
+	rows     []transform.Row
+	stats    transform.Stats
+	failure  *Failure // set when the session failed
 }
 
 // extractAll fetches every session with at most API.Concurrency sessions in
@@ -288,6 +325,9 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 			}
 			rep.Counts.Stats.Add(res.stats)
 			rep.Counts.SessionsExported++
+			if res.complete {
+				r.complete = append(r.complete, res.id)
+			}
 			rows.Add(int64(res.stats.Rows))
 		}
 		return nil
@@ -341,7 +381,7 @@ func (r *run) fetch(ctx context.Context, client *extract.Client, id string) (res
 		return result{failure: &Failure{SessionID: id, Reason: se.Reason}}, nil
 	}
 	rows, st := transform.Rows(s, transform.Meta{ExtractedAt: r.clock.Now(), RunID: r.rep.RunID})
-	return result{rows: rows, stats: st}, nil
+	return result{id: id, complete: complete(s), rows: rows, stats: st}, nil
 }
 
 // progress logs a progress line every ProgressInterval until the returned
@@ -382,4 +422,20 @@ func newRunID(logical time.Time) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return logical.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Committed reports whether the slot of opts (its logical time and shard)
+// already has a published run, for a scheduler deciding whether to run a
+// tick it started after.
+func Committed(ctx context.Context, opts Options) (bool, error) {
+	if opts.ShardCount < 1 {
+		opts.ShardCount = 1
+	}
+	table, err := load.Open(ctx, opts.Output, opts.Store)
+	if err != nil {
+		return false, err
+	}
+	defer table.Close()
+	slot := load.Slot{LogicalTime: opts.LogicalTime.UTC().Truncate(time.Second), ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount}
+	return table.Committed(ctx, slot)
 }

@@ -112,9 +112,26 @@ func (r *run) readSessionList(ctx context.Context) ([]string, error) {
 		}
 	}
 	defer rc.Close()
-	list, err := extract.ReadSessionList(rc, r.opts.MaxSessions)
-	if err != nil {
-		return nil, fmt.Errorf("read session list %s: %w", src, err)
+	// A list on a stdin that never closes must not outlast a signal: the
+	// read runs aside, and a stop abandons it (the process is ending).
+	type read struct {
+		list extract.SessionList
+		err  error
+	}
+	done := make(chan read, 1)
+	go func() {
+		list, err := extract.ReadSessionList(rc, r.opts.MaxSessions)
+		done <- read{list, err}
+	}()
+	var list extract.SessionList
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("stopped while reading the session list %s: %w", src, context.Cause(ctx))
+	case got := <-done:
+		if got.err != nil {
+			return nil, fmt.Errorf("read session list %s: %w", src, got.err)
+		}
+		list = got.list
 	}
 	rep := r.rep
 	rep.Counts.SessionsListed = len(list.IDs)

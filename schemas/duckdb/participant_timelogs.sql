@@ -16,10 +16,11 @@ FROM read_parquet(
     hive_types = {'dt': DATE}
 );
 
--- Every run exports its whole session list again, so one timelog entry
--- appears once per run that saw it. This view keeps the row with the latest
--- extracted_at per key: the current picture of every session. run_id breaks
--- ties so that the choice is deterministic.
+-- Every run exports its whole session list again (an --incremental run: the
+-- sessions not yet complete), so one timelog entry appears once per run that
+-- saw it. This view keeps the row with the latest extracted_at per key: the
+-- current picture of every session, whichever tick last fetched it (do not
+-- filter it by dt). run_id breaks ties so that the choice is deterministic.
 CREATE OR REPLACE VIEW participant_timelogs_latest AS
 SELECT *
 FROM participant_timelogs

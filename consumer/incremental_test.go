@@ -1,0 +1,152 @@
+package consumer
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/schemas"
+)
+
+// ended reports whether every timelog entry of s sends an end: the test's
+// own idea of a complete session, from the simulator's raw data.
+func ended(s videosdktest.Session) bool {
+	for _, p := range s.Participants {
+		if p.TimelogIs != videosdktest.Present {
+			continue
+		}
+		for _, e := range p.Timelog {
+			if e.EndIs != videosdktest.Present {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// mixedSessions are static sessions, some ended and some ongoing.
+func mixedSessions(t *testing.T, seed int64, n int) []videosdktest.Session {
+	t.Helper()
+	sessions := videosdktest.Generate(seed, n)
+	open := 0
+	for i := range sessions {
+		s := &sessions[i]
+		s.Live = videosdktest.NotLive
+		if i%3 == 0 && ended(*s) && len(s.Participants) > 0 {
+			p := &s.Participants[0]
+			p.TimelogIs = videosdktest.Present
+			p.Timelog = append(p.Timelog, videosdktest.Entry{Start: "2026-11-26T13:45:00.5Z", EndIs: videosdktest.Absent})
+		}
+		if !ended(*s) {
+			open++
+		}
+	}
+	if open == 0 || open == n {
+		t.Fatalf("seed %d: %d of %d sessions ongoing; want some of each", seed, open, n)
+	}
+	return sessions
+}
+
+func requestedSessions(srv *videosdktest.Server, from int) map[string]bool {
+	got := map[string]bool{}
+	for _, uri := range srv.RequestURIs()[from:] {
+		path, _, _ := strings.Cut(uri, "?")
+		seg, ok := strings.CutPrefix(path, "/v2/sessions/")
+		if seg, ok2 := strings.CutSuffix(seg, "/participants"); ok && ok2 {
+			id, _ := url.PathUnescape(seg)
+			got[id] = true
+		}
+	}
+	return got
+}
+
+// TestIncrementalLatestEqualsSimulator runs the binary twice with
+// --incremental: tick 1 over ended and ongoing sessions; then the ongoing
+// ones end and new ones join the list; tick 2 asks only for what was not
+// complete at tick 1, and the participant_timelogs_latest view of
+// schemas/duckdb equals the simulator's final data row for row.
+func TestIncrementalLatestEqualsSimulator(t *testing.T) {
+	first := mixedSessions(t, 51, 30)
+	srv := newSimulator(t, first)
+	root := t.TempDir()
+	run := func(list, logical string) {
+		mustRunETL(t, 0, credentials, "run", "--incremental", "--sessions", list, "--output", root,
+			"--api-url", srv.URL(), "--concurrency", "4", "--logical-time", logical)
+	}
+	run(writeFile(t, "tick1.txt", sessionList(first)), "2026-11-26T14:00:00Z")
+
+	for _, s := range first {
+		if !ended(s) {
+			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T14:20:00.123Z"))
+		}
+	}
+	fresh := mixedSessions(t, 52, 12)
+	for _, s := range fresh {
+		srv.SetSession(s)
+	}
+	n := len(srv.RequestURIs())
+	run(writeFile(t, "tick2.txt", sessionList(append(append([]videosdktest.Session{}, first...), fresh...))), "2026-11-26T15:00:00Z")
+
+	asked := requestedSessions(srv, n)
+	want := 0
+	for _, s := range first {
+		switch {
+		case ended(s) && asked[s.ID]:
+			t.Errorf("tick 2 asked for %s, complete at tick 1", s.ID)
+		case !ended(s) && !asked[s.ID]:
+			t.Errorf("tick 2 did not ask for %s, ongoing at tick 1", s.ID)
+		case !ended(s):
+			want++
+		}
+	}
+	for _, s := range fresh {
+		if !asked[s.ID] {
+			t.Errorf("tick 2 did not ask for the new session %s", s.ID)
+		}
+	}
+	if want += len(fresh); len(asked) != want {
+		t.Errorf("tick 2 asked for %d sessions, want %d", len(asked), want)
+	}
+
+	db := openDuckDB(t)
+	checkTable(t, db, root, readReports(t, root)) // creates the views
+	if _, err := db.Exec(schemas.DuckDBSQL(root)); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(`SELECT session_id, room_id, custom_room_id, participant_id, participant_name, timelog_index,
+		start_time, end_time, duration_ms FROM participant_timelogs_latest`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[timelogKey]timelogRow{}
+	for rows.Next() {
+		var k timelogKey
+		var r timelogRow
+		if err := rows.Scan(&k.SessionID, &r.roomID, &r.customRoomID, &k.ParticipantID, &r.name, &k.TimelogIndex,
+			&r.start, &r.end, &r.durationMS); err != nil {
+			t.Fatal(err)
+		}
+		r.start = r.start.UTC()
+		if r.end.Valid {
+			r.end.Time = r.end.Time.UTC()
+		}
+		got[k] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	final := simulatorRows(t, srv.Snapshot())
+	errs := 0
+	for k, w := range final {
+		if g, ok := got[k]; !ok || g != w {
+			if errs++; errs <= 10 {
+				t.Errorf("%v: latest view has %v (present %t), the simulator %v", k, g, ok, w)
+			}
+		}
+	}
+	if len(got) != len(final) {
+		t.Errorf("latest view: %d rows, the simulator's data %d", len(got), len(final))
+	}
+}

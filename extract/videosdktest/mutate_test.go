@@ -1,0 +1,49 @@
+package videosdktest
+
+import (
+	"testing"
+)
+
+func TestSetSessionAndEndOpen(t *testing.T) {
+	open := Session{ID: "s-open", Live: GrowEnd, LiveCap: 9, Participants: []Participant{
+		{ID: "p1", Timelog: []Entry{{Start: "2026-11-26T10:00:00Z", End: "2026-11-26T10:05:00Z"}, {Start: "2026-11-26T10:10:00Z", EndIs: Null}}},
+		{ID: "p2", Timelog: []Entry{{Start: "2026-11-26T10:01:00Z", EndIs: Absent}}},
+	}}
+	srv := NewServer(Options{Sessions: []Session{open}, StaticToken: "t"})
+	defer srv.Close()
+
+	ended := EndOpen(open, "2026-11-26T11:00:00Z")
+	if open.Participants[0].Timelog[1].EndIs != Null {
+		t.Fatal("EndOpen changed its argument")
+	}
+	if ended.Live != NotLive {
+		t.Error("an ended session still grows")
+	}
+	srv.SetSession(ended)
+	srv.SetSession(Session{ID: "s-new"})
+	snap := srv.Snapshot()
+	if len(snap) != 2 || snap[0].ID != "s-open" || snap[1].ID != "s-new" {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	want := map[string]string{"p1/0": "2026-11-26T10:05:00Z", "p1/1": "2026-11-26T11:00:00Z", "p2/0": "2026-11-26T11:00:00Z"}
+	for _, p := range snap[0].Participants {
+		for k, e := range p.Timelog {
+			key := p.ID + "/" + string(rune('0'+k))
+			if e.EndIs != Present || e.End != want[key] {
+				t.Errorf("%s: end %q (%v), want %q", key, e.End, e.EndIs, want[key])
+			}
+		}
+	}
+	// What a client reads: every interval has an end now.
+	got, err := snap[0].Want()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got.Participants {
+		for _, tl := range p.Timelog {
+			if tl.End == nil {
+				t.Errorf("participant %s: an open interval after EndOpen", p.ParticipantID)
+			}
+		}
+	}
+}

@@ -1,0 +1,425 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"errors"
+	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/participants-etl/participants-etl/extract"
+	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/internal/tabletest"
+	"github.com/participants-etl/participants-etl/transform"
+)
+
+func TestComplete(t *testing.T) {
+	at := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	ended := extract.Timelog{Start: &at, End: &at}
+	open := extract.Timelog{Start: &at}
+	noStartEnded := extract.Timelog{End: &at}
+	noStartOpen := extract.Timelog{}
+	tests := []struct {
+		name string
+		s    extract.Session
+		want bool
+	}{
+		{"no participants", extract.Session{}, true},
+		{"participants without intervals", extract.Session{Participants: []extract.Participant{{}, {Timelog: []extract.Timelog{}}}}, true},
+		{"every interval ended", extract.Session{Participants: []extract.Participant{{Timelog: []extract.Timelog{ended, ended}}, {Timelog: []extract.Timelog{ended}}}}, true},
+		{"one open interval", extract.Session{Participants: []extract.Participant{{Timelog: []extract.Timelog{ended}}, {Timelog: []extract.Timelog{ended, open}}}}, false},
+		{"no start, ended", extract.Session{Participants: []extract.Participant{{Timelog: []extract.Timelog{noStartEnded}}}}, true},
+		{"no start, no end", extract.Session{Participants: []extract.Participant{{Timelog: []extract.Timelog{ended, noStartOpen}}}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := complete(tt.s); got != tt.want {
+				t.Errorf("complete = %t, want %t", got, tt.want)
+			}
+		})
+	}
+}
+
+// simComplete is the test's own idea of complete, from the simulator's raw
+// data: every timelog entry sends an end.
+func simComplete(s videosdktest.Session) bool {
+	for _, p := range s.Participants {
+		if p.TimelogIs != videosdktest.Present {
+			continue
+		}
+		for _, e := range p.Timelog {
+			if e.EndIs != videosdktest.Present {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// incrementalSessions makes n static sessions, about half of them ongoing
+// (an interval without an end), both kinds present.
+func incrementalSessions(t *testing.T, seed int64, n int) []videosdktest.Session {
+	t.Helper()
+	sessions := videosdktest.Generate(seed, n)
+	for i := range sessions {
+		s := &sessions[i]
+		s.Live = videosdktest.NotLive
+		if i%2 == 0 && simComplete(*s) && len(s.Participants) > 0 {
+			p := &s.Participants[0]
+			p.TimelogIs = videosdktest.Present
+			p.Timelog = append(p.Timelog, videosdktest.Entry{Start: "2026-11-26T13:30:00Z", EndIs: videosdktest.Null})
+		}
+	}
+	var open, done int
+	for _, s := range sessions {
+		if simComplete(s) {
+			done++
+		} else {
+			open++
+		}
+	}
+	if open == 0 || done == 0 {
+		t.Fatalf("seed %d: %d ongoing and %d ended sessions; want some of each", seed, open, done)
+	}
+	return sessions
+}
+
+// tick is one incremental run of ids at logical into out, on a fake clock
+// 3 minutes past it (so that ticks extract at distinct times).
+func tick(t *testing.T, srv *videosdktest.Server, out string, logical time.Time, ids []string) (*Report, error) {
+	t.Helper()
+	return Run(t.Context(), tickOptions(srv, out, logical, ids))
+}
+
+func tickOptions(srv *videosdktest.Server, out string, logical time.Time, ids []string) Options {
+	return Options{
+		Sessions:    "-",
+		Stdin:       strings.NewReader(strings.Join(ids, "\n") + "\n"),
+		Output:      out,
+		LogicalTime: logical,
+		Incremental: true,
+		API: extract.Options{
+			BaseURL: srv.URL(),
+			Tokens:  extract.NewMinter(testAPIKey, []byte(testSecret), 10*time.Minute),
+		},
+		MaxFailedFraction: DefaultMaxFailedFraction,
+		Clock:             clocktesting.NewFakeClock(logical.Add(3 * time.Minute)),
+	}
+}
+
+// requestedSince returns the sessions whose participants were requested
+// after the first n requests the server received.
+func requestedSince(srv *videosdktest.Server, n int) map[string]bool {
+	got := map[string]bool{}
+	for _, uri := range srv.RequestURIs()[n:] {
+		path, _, _ := strings.Cut(uri, "?")
+		seg, ok := strings.CutPrefix(path, "/v2/sessions/")
+		if seg, ok2 := strings.CutSuffix(seg, "/participants"); ok && ok2 {
+			id, _ := url.PathUnescape(seg)
+			got[id] = true
+		}
+	}
+	return got
+}
+
+func idsOf(sessions []videosdktest.Session, keep func(videosdktest.Session) bool) []string {
+	var ids []string
+	for _, s := range sessions {
+		if keep == nil || keep(s) {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
+}
+
+// readAll reads every Parquet file of the table under root by column name
+// (tabletest: not the writer's own inverse).
+func readAll(t *testing.T, root string) []transform.Row {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(root, "participant_timelogs", "*", "*.parquet"))
+	var rows []transform.Row
+	for _, f := range files {
+		r, err := tabletest.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r...)
+	}
+	return rows
+}
+
+// latest is the _latest view in Go: for each key, the row extracted last.
+func latest(rows []transform.Row) map[videosdktest.RowKey]transform.Row {
+	out := map[videosdktest.RowKey]transform.Row{}
+	for _, r := range rows {
+		k := videosdktest.RowKey{SessionID: r.SessionID, ParticipantID: r.ParticipantID, TimelogIndex: r.TimelogIndex}
+		if old, ok := out[k]; !ok || r.ExtractedAt > old.ExtractedAt {
+			out[k] = r
+		}
+	}
+	return out
+}
+
+func checkLatestEqualsSimulator(t *testing.T, root string, sessions []videosdktest.Session) {
+	t.Helper()
+	want, err := videosdktest.WantRows(sessions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := latest(readAll(t, root))
+	diffs := 0
+	for k, w := range want {
+		g, ok := got[k]
+		g.ExtractedAt, g.RunID = 0, ""
+		switch {
+		case !ok:
+			t.Errorf("%v: missing from the latest rows", k)
+			diffs++
+		case !rowEqual(g, w):
+			t.Errorf("%v:\n got %+v\nwant %+v", k, g, w)
+			diffs++
+		}
+		if diffs > 10 {
+			t.Fatal("too many differences")
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%v: not in the simulator's data", k)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no rows to compare")
+	}
+}
+
+func rowEqual(a, b transform.Row) bool {
+	eq := func(x, y *string) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	eq64 := func(x, y *int64) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return a.SessionID == b.SessionID && eq(a.RoomID, b.RoomID) && eq(a.CustomRoomID, b.CustomRoomID) &&
+		a.ParticipantID == b.ParticipantID && eq(a.ParticipantName, b.ParticipantName) && a.TimelogIndex == b.TimelogIndex &&
+		a.StartTime == b.StartTime && eq64(a.EndTime, b.EndTime) && eq64(a.DurationMS, b.DurationMS)
+}
+
+// slotFiles hashes the table files of one logical time ("20261126T150000Z").
+func slotFiles(t *testing.T, root, lt string) map[string][32]byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(root, "participant_timelogs", "*", lt+"-*.parquet"))
+	out := map[string][32]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = sha256.Sum256(b)
+	}
+	return out
+}
+
+func rowsOfRun(rows []transform.Row, runID string) (n int) {
+	for _, r := range rows {
+		if r.RunID == runID {
+			n++
+		}
+	}
+	return n
+}
+
+// TestIncrementalTicks is the acceptance, driven through Run
+// against the simulator: a tick skips exactly what an earlier tick
+// completed, fetches what was ongoing and what is new, and the latest
+// rows equal the simulator's final data; a tick with nothing open sends no
+// request and publishes an empty slot; a rerun of tick 2 after ticks 3
+// and 4 fetches and writes what tick 2 did and leaves the other slots
+// alone.
+func TestIncrementalTicks(t *testing.T) {
+	first := incrementalSessions(t, 21, 16)
+	srv := videosdktest.NewServer(videosdktest.Options{Sessions: first, APIKey: testAPIKey, Secret: []byte(testSecret)})
+	t.Cleanup(srv.Close)
+	out := t.TempDir()
+	t1 := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	t2, t3, t4 := t1.Add(time.Hour), t1.Add(2*time.Hour), t1.Add(3*time.Hour)
+
+	// Tick 1: every listed session is fetched.
+	list1 := idsOf(first, nil)
+	rep, err := tick(t, srv, out, t1, list1)
+	if err != nil || rep.ExitCode != ExitOK {
+		t.Fatalf("tick 1: exit %d, %v", rep.ExitCode, err)
+	}
+	done1 := idsOf(first, simComplete)
+	if c := rep.Counts; c.SessionsSkippedComplete != 0 || c.SessionsFetchedOpen != len(list1) || c.SessionsCompleted != len(done1) {
+		t.Errorf("tick 1 counts: skipped %d, fetched open %d, completed %d; want 0, %d, %d",
+			c.SessionsSkippedComplete, c.SessionsFetchedOpen, c.SessionsCompleted, len(list1), len(done1))
+	}
+
+	// The ongoing sessions end; new ones start, some ongoing, and join the
+	// list.
+	ongoing1 := idsOf(first, func(s videosdktest.Session) bool { return !simComplete(s) })
+	for _, s := range first {
+		if !simComplete(s) {
+			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T14:30:00Z"))
+		}
+	}
+	fresh := incrementalSessions(t, 22, 8)
+	for _, s := range fresh {
+		srv.SetSession(s)
+	}
+	list2 := append(slices.Clone(list1), idsOf(fresh, nil)...)
+
+	// Tick 2: no request for a session complete at tick 1, one for every
+	// other.
+	n := len(srv.RequestURIs())
+	rep2, err := tick(t, srv, out, t2, list2)
+	if err != nil || rep2.ExitCode != ExitOK {
+		t.Fatalf("tick 2: exit %d, %v", rep2.ExitCode, err)
+	}
+	asked2 := requestedSince(srv, n)
+	wantAsked2 := append(slices.Clone(ongoing1), idsOf(fresh, nil)...)
+	if got := slices.Sorted(maps.Keys(asked2)); !slices.Equal(got, slices.Sorted(slices.Values(wantAsked2))) {
+		t.Errorf("tick 2 requested %d sessions %v,\nwant the %d ongoing at tick 1 and new: %v", len(got), got, len(wantAsked2), wantAsked2)
+	}
+	for _, id := range done1 {
+		if asked2[id] {
+			t.Errorf("tick 2 requested %s, complete at tick 1", id)
+		}
+	}
+	if c := rep2.Counts; c.SessionsSkippedComplete != len(done1) || c.SessionsFetchedOpen != len(wantAsked2) {
+		t.Errorf("tick 2 counts: skipped %d, fetched open %d; want %d, %d", c.SessionsSkippedComplete, c.SessionsFetchedOpen, len(done1), len(wantAsked2))
+	}
+	checkLatestEqualsSimulator(t, out, srv.Snapshot())
+	rowsTick2 := rowsOfRun(readAll(t, out), rep2.RunID)
+
+	// Tick 3 fetches the new sessions that were ongoing at tick 2, now
+	// ended; tick 4 has nothing open: no request, an empty slot, exit 0.
+	for _, s := range fresh {
+		if !simComplete(s) {
+			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T15:30:00Z"))
+		}
+	}
+	n = len(srv.RequestURIs())
+	if rep, err := tick(t, srv, out, t3, list2); err != nil || rep.ExitCode != ExitOK {
+		t.Fatalf("tick 3: exit %d, %v", rep.ExitCode, err)
+	}
+	if got, want := len(requestedSince(srv, n)), len(idsOf(fresh, func(s videosdktest.Session) bool { return !simComplete(s) })); got != want {
+		t.Errorf("tick 3 requested %d sessions, want the %d ongoing at tick 2", got, want)
+	}
+	n = len(srv.RequestURIs())
+	rep4, err := tick(t, srv, out, t4, list2)
+	if err != nil || rep4.ExitCode != ExitOK {
+		t.Fatalf("tick 4: exit %d, %v", rep4.ExitCode, err)
+	}
+	if got := srv.RequestURIs()[n:]; len(got) != 0 {
+		t.Errorf("tick 4, with every session complete, sent %d requests: %v", len(got), got)
+	}
+	if c := rep4.Counts; c.SessionsSkippedComplete != len(list2) || c.SessionsFetchedOpen != 0 || c.Rows != 0 || len(rep4.Files) != 1 || rep4.Files[0].Rows != 0 {
+		t.Errorf("tick 4: skipped %d, fetched %d, rows %d, files %+v; want all %d skipped and one empty file",
+			c.SessionsSkippedComplete, c.SessionsFetchedOpen, c.Rows, rep4.Files, len(list2))
+	}
+	checkLatestEqualsSimulator(t, out, srv.Snapshot())
+
+	// Rerun tick 2 after ticks 3 and 4: the same sessions as tick 2, the
+	// same row count, the other slots untouched.
+	others := map[string]map[string][32]byte{}
+	for _, lt := range []string{"20261126T140000Z", "20261126T160000Z", "20261126T170000Z"} {
+		others[lt] = slotFiles(t, out, lt)
+	}
+	n = len(srv.RequestURIs())
+	rerun, err := tick(t, srv, out, t2, list2)
+	if err != nil || rerun.ExitCode != ExitOK {
+		t.Fatalf("rerun of tick 2: exit %d, %v", rerun.ExitCode, err)
+	}
+	if got := requestedSince(srv, n); !maps.Equal(got, asked2) {
+		t.Errorf("the rerun of tick 2 requested %v, tick 2 requested %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(asked2)))
+	}
+	rows := readAll(t, out)
+	if got := rowsOfRun(rows, rerun.RunID); got != rowsTick2 || rowsOfRun(rows, rep2.RunID) != 0 {
+		t.Errorf("the rerun of tick 2 holds %d rows (first run's left: %d), tick 2 wrote %d", got, rowsOfRun(rows, rep2.RunID), rowsTick2)
+	}
+	for lt, before := range others {
+		if after := slotFiles(t, out, lt); !maps.Equal(before, after) || len(before) == 0 {
+			t.Errorf("slot %s changed under a rerun of tick 2 (%d files before, %d after)", lt, len(before), len(after))
+		}
+	}
+	checkLatestEqualsSimulator(t, out, srv.Snapshot())
+}
+
+// TestFullRefetchesAndRecords: --full with --incremental fetches every
+// session, and still records the complete ones.
+func TestFullRefetchesAndRecords(t *testing.T) {
+	sessions := incrementalSessions(t, 23, 6)
+	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, APIKey: testAPIKey, Secret: []byte(testSecret)})
+	t.Cleanup(srv.Close)
+	out := t.TempDir()
+	t1 := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	list := idsOf(sessions, nil)
+	if _, err := tick(t, srv, out, t1, list); err != nil {
+		t.Fatal(err)
+	}
+	n := len(srv.RequestURIs())
+	opts := tickOptions(srv, out, t1.Add(time.Hour), list)
+	opts.Full = true
+	rep, err := Run(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := requestedSince(srv, n); len(got) != len(list) {
+		t.Errorf("--full requested %d sessions, want all %d", len(got), len(list))
+	}
+	if c := rep.Counts; c.SessionsSkippedComplete != 0 || c.SessionsCompleted != len(idsOf(sessions, simComplete)) {
+		t.Errorf("--full: skipped %d, completed %d", c.SessionsSkippedComplete, c.SessionsCompleted)
+	}
+}
+
+// TestLedgerFailureAfterPublish: a run that dies between publishing and
+// recording the ledger (here the test hook fails there, as a crash would)
+// has published its files and says so, exits 1, writes its report; the
+// next tick fetches every session again, so nothing is lost.
+func TestLedgerFailureAfterPublish(t *testing.T) {
+	sessions := incrementalSessions(t, 24, 8)
+	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, APIKey: testAPIKey, Secret: []byte(testSecret)})
+	t.Cleanup(srv.Close)
+	out := t.TempDir()
+	t1 := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	list := idsOf(sessions, nil)
+
+	crash := errors.New("killed")
+	opts := tickOptions(srv, out, t1, list)
+	opts.LedgerHook = func(step string) error {
+		if step == StepLedgerPending {
+			return crash
+		}
+		return nil
+	}
+	rep, err := Run(t.Context(), opts)
+	if !errors.Is(err, crash) || rep.ExitCode != ExitFailed || !strings.Contains(err.Error(), "published 1 files; then failed at record the ledger") || rep.Status != StatusPublished {
+		t.Fatalf("exit %d, err %v; want 1 and a published-then-failed error", rep.ExitCode, err)
+	}
+	if len(rep.Files) != 1 || rep.Counts.SessionsCompleted != 0 {
+		t.Errorf("files %+v, completed %d; want the published file, none recorded", rep.Files, rep.Counts.SessionsCompleted)
+	}
+	if reports, _ := filepath.Glob(filepath.Join(out, "_runs", "*", "*.json")); len(reports) != 1 {
+		t.Errorf("reports %v, want the failed run's", reports)
+	}
+	checkLatestEqualsSimulator(t, out, sessions)
+
+	n := len(srv.RequestURIs())
+	rep2, err := tick(t, srv, out, t1.Add(time.Hour), list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := requestedSince(srv, n); len(got) != len(list) || rep2.Counts.SessionsSkippedComplete != 0 {
+		t.Errorf("after the lost ledger update the next tick requested %d of %d sessions, skipped %d", len(got), len(list), rep2.Counts.SessionsSkippedComplete)
+	}
+	// Its completions are recorded now: the tick after skips them.
+	rep3, err := tick(t, srv, out, t1.Add(2*time.Hour), list)
+	if err != nil || rep3.Counts.SessionsSkippedComplete != len(idsOf(sessions, simComplete)) {
+		t.Errorf("third tick skipped %d, want %d (%v)", rep3.Counts.SessionsSkippedComplete, len(idsOf(sessions, simComplete)), err)
+	}
+}

@@ -2,18 +2,14 @@ package main
 
 import (
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
-	"github.com/participants-etl/participants-etl/internal/tabletest"
+	"github.com/participants-etl/participants-etl/internal/pipeline"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
@@ -45,66 +41,11 @@ func small(s videosdktest.Session) videosdktest.Session {
 	return s
 }
 
-// readTableByName reads every Parquet file under root/participant_timelogs
-// by column name, through a reader the writer does not use.
-func readTableByName(t *testing.T, root string) []transform.Row {
-	t.Helper()
-	var rows []transform.Row
-	dir := filepath.Join(root, "participant_timelogs")
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) && path == dir {
-				return filepath.SkipDir
-			}
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		if !strings.HasSuffix(path, ".parquet") {
-			t.Errorf("non-Parquet file %s in the table", path)
-			return nil
-		}
-		rs, err := tabletest.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		rows = append(rows, rs...)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows
-}
-
 // sessionsOf is the set of session IDs rows hold.
 func sessionsOf(rows []transform.Row) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range rows {
 		out[r.SessionID] = true
-	}
-	return out
-}
-
-// participantRequests counts the participants requests per session ID.
-func participantRequests(t *testing.T, srv *videosdktest.Server) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	for _, uri := range srv.RequestURIs() {
-		path, _, _ := strings.Cut(uri, "?")
-		rest, ok := strings.CutPrefix(path, "/v2/sessions/")
-		if !ok || rest == "" {
-			continue
-		}
-		id, ok := strings.CutSuffix(rest, "/participants")
-		if !ok {
-			t.Errorf("unexpected request %q", uri)
-			continue
-		}
-		if id, err := url.PathUnescape(id); err == nil {
-			out[id]++
-		}
 	}
 	return out
 }
@@ -158,7 +99,7 @@ func TestVideoSDKSourceExportsTheWindow(t *testing.T) {
 	rep := onlyReport(t, out)
 	var want []videosdktest.Session
 	lateExported := false
-	got := readTableByName(t, out)
+	got := readTable(t, out)
 	exported := sessionsOf(got)
 	for _, s := range srv.Snapshot() {
 		if s.ID == late.ID {
@@ -183,9 +124,9 @@ func TestVideoSDKSourceExportsTheWindow(t *testing.T) {
 		rep.Counts.SessionsExported != len(want) || l.Pages == 0 || rep.API.ListPages != l.Pages {
 		t.Errorf("report: listing %+v, counts %+v, want %d sessions in window", l, rep.Counts, len(want))
 	}
-	for id, n := range participantRequests(t, srv) {
-		if !wantIDs[id] && n > 0 {
-			t.Errorf("participants of session %s, outside the window, were requested %d times", id, n)
+	for id := range participantsRequested(srv, 0) {
+		if !wantIDs[id] {
+			t.Errorf("participants of session %s, outside the window, were requested", id)
 		}
 	}
 	if rep.Sessions != "videosdk:" {
@@ -200,7 +141,7 @@ func TestVideoSDKSourceExportsTheWindow(t *testing.T) {
 	if res.code != exitOK {
 		t.Fatalf("next tick: exit %d, want 0; stderr:\n%s", res.code, tail(res.stderr, 3000))
 	}
-	exported2 := sessionsOf(readTableByName(t, out2))
+	exported2 := sessionsOf(readTable(t, out2))
 	for _, batch := range arrivals {
 		for _, s := range batch {
 			if !lateExported || s.ID != late.ID {
@@ -254,7 +195,7 @@ func TestVideoSDKSourceByRoom(t *testing.T) {
 				t.Fatal("no session of the rooms in the window: a vacuous test")
 			}
 			rep := onlyReport(t, out)
-			checkRows(t, readTableByName(t, out), wantRows(t, want), rep.RunID, time.Time{}, time.Now())
+			checkRows(t, readTable(t, out), wantRows(t, want), rep.RunID, time.Time{}, time.Now())
 			if rep.Counts.SessionsExported != len(want) {
 				t.Errorf("exported %d sessions, want %d", rep.Counts.SessionsExported, len(want))
 			}
@@ -299,11 +240,11 @@ func TestVideoSDKSourceCostFollowsTheWindow(t *testing.T) {
 				t.Logf("%d list requests for %d pages of the window", n, windowPages)
 			}
 			rep := onlyReport(t, out)
-			checkRows(t, readTableByName(t, out), wantRows(t, sessions[:inside]), rep.RunID, time.Time{}, time.Now())
+			checkRows(t, readTable(t, out), wantRows(t, sessions[:inside]), rep.RunID, time.Time{}, time.Now())
 			if rep.Listing == nil || rep.Listing.SessionsInWindow != inside || rep.Counts.SessionsExported != inside {
 				t.Errorf("listing %+v, counts %+v; want %d in window", rep.Listing, rep.Counts, inside)
 			}
-			if reqs := participantRequests(t, srv); len(reqs) != inside {
+			if reqs := participantsRequested(srv, 0); len(reqs) != inside {
 				t.Errorf("participants requested for %d sessions, want %d", len(reqs), inside)
 			}
 		})
@@ -358,10 +299,10 @@ func TestVideoSDKSourceListFailures(t *testing.T) {
 			if rep := onlyReport(t, out); rep.Status != "failed" || rep.ExitCode != tc.code || rep.Listing == nil || len(rep.Files) != 0 {
 				t.Errorf("report: status %q, exit %d, listing %+v, %d files", rep.Status, rep.ExitCode, rep.Listing, len(rep.Files))
 			}
-			if rows := readTableByName(t, out); len(rows) != 0 {
+			if rows := readTable(t, out); len(rows) != 0 {
 				t.Errorf("%d rows published by a failed run", len(rows))
 			}
-			if n := len(participantRequests(t, srv)); n != 0 {
+			if n := len(participantsRequested(srv, 0)); n != 0 {
 				t.Errorf("participants of %d sessions requested after the listing failed", n)
 			}
 		})
@@ -399,7 +340,7 @@ func TestVideoSDKSourceShards(t *testing.T) {
 	if inShards != len(want) {
 		t.Errorf("the shards hold %d sessions, the window %d", inShards, len(want))
 	}
-	checkRows(t, readTableByName(t, out), wantRows(t, want), "", time.Time{}, time.Now())
+	checkRows(t, readTable(t, out), wantRows(t, want), "", time.Time{}, time.Now())
 }
 
 // TestDemoListsItsSessions: demo finds every generated session through the
@@ -413,5 +354,71 @@ func TestDemoListsItsSessions(t *testing.T) {
 	rep := onlyReport(t, out)
 	if rep.Sessions != "videosdk:" || rep.Listing == nil || rep.Listing.SessionsInWindow != 25 || rep.Counts.SessionsExported != 25 {
 		t.Errorf("demo report: source %q, listing %+v, counts %+v", rep.Sessions, rep.Listing, rep.Counts)
+	}
+}
+
+// TestVideoSDKSourceIncrementalTicks: with --incremental, two ticks an hour
+// apart over a 24 h lookback: the second sends no participants request for
+// the sessions the first completed; it fetches the open ones again and the
+// ones that started in between, and a third skips a session that ended.
+func TestVideoSDKSourceIncrementalTicks(t *testing.T) {
+	var ended, open []videosdktest.Session
+	for i, s := range videosdktest.Generate(26, 24) {
+		s = startAt(s, listLogical.Add(-time.Duration(i+1)*50*time.Minute))
+		if s.Live != videosdktest.NotLive {
+			open = append(open, s)
+			continue
+		}
+		ended = append(ended, startAt(videosdktest.EndOpen(s, "2026-11-26T12:00:00Z"), s.Start))
+	}
+	if len(open) == 0 || len(ended) == 0 {
+		t.Fatalf("%d open and %d ended sessions: a vacuous test", len(open), len(ended))
+	}
+	srv := newSim(t, videosdktest.Options{Sessions: append(append([]videosdktest.Session{}, ended...), open...),
+		List: videosdktest.ListOptions{MaxPerPage: 5}})
+	out := t.TempDir()
+	tick := func(logical time.Time) (pipeline.Report, map[string]bool) {
+		t.Helper()
+		n := len(srv.RequestURIs())
+		at := logical.Format(time.RFC3339)
+		res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "videosdk:", "--incremental",
+			"--output", out, "--api-url", srv.URL(), "--logical-time", at, "--lookback", "24h")
+		if res.code != exitOK {
+			t.Fatalf("tick %s: exit %d; stderr:\n%s", at, res.code, tail(res.stderr, 3000))
+		}
+		return reportAt(t, out, at), participantsRequested(srv, n)
+	}
+
+	rep1, got1 := tick(listLogical)
+	if len(got1) != len(ended)+len(open) || rep1.Counts.SessionsCompleted != len(ended) {
+		t.Fatalf("tick 1 fetched %d sessions, completed %d; want %d and %d", len(got1), rep1.Counts.SessionsCompleted,
+			len(ended)+len(open), len(ended))
+	}
+
+	// Between the ticks: one open session ends, a new one starts.
+	finished := startAt(videosdktest.EndOpen(open[0], "2026-11-26T14:20:00Z"), open[0].Start)
+	srv.SetSession(finished)
+	fresh := startAt(videosdktest.EndOpen(small(videosdktest.Generate(27, 1)[0]), "2026-11-26T14:40:00Z"), listLogical.Add(30*time.Minute))
+	srv.SetSession(fresh)
+
+	next := listLogical.Add(time.Hour)
+	rep2, got2 := tick(next)
+	for _, s := range ended {
+		if got2[s.ID] && inWindow(s, next) {
+			t.Errorf("tick 2 requested the participants of session %s, which tick 1 completed", s.ID)
+		}
+	}
+	for _, s := range append(append([]videosdktest.Session{}, open...), fresh) {
+		if inWindow(s, next) && !got2[s.ID] {
+			t.Errorf("tick 2 did not fetch session %s, open or new", s.ID)
+		}
+	}
+	if rep2.Counts.SessionsSkippedComplete == 0 || rep2.Listing == nil {
+		t.Errorf("tick 2: counts %+v, listing %+v", rep2.Counts, rep2.Listing)
+	}
+
+	_, got3 := tick(next.Add(time.Hour))
+	if got3[finished.ID] || got3[fresh.ID] {
+		t.Errorf("tick 3 fetched a session tick 2 completed (%s: %v, %s: %v)", finished.ID, got3[finished.ID], fresh.ID, got3[fresh.ID])
 	}
 }

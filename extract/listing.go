@@ -460,9 +460,6 @@ func (c *Client) ListSessions(ctx context.Context, q ListQuery) (Listing, error)
 
 // fetchListPage is the client's ListPageFetcher.
 func (c *Client) fetchListPage(ctx context.Context, query url.Values, page int) (ListPage, error) {
-	if err := c.haltedErr(); err != nil {
-		return ListPage{}, err
-	}
 	var p ListPage
 	err := c.get(ctx, request{
 		url:    listURL(c.base, query, page),

@@ -122,7 +122,9 @@ func runMain(ctx context.Context, args []string, p process) int {
 const usageText = `participants-etl exports VideoSDK session participants to Parquet.
 
 Usage:
-  participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|-|videosdk: [flags]   one export
+  participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|- [flags]   one export
+                            --sessions videosdk:[?roomId=ROOM] [--lookback 24h] [flags]
+                                                                          or find the sessions through the API
   participants-etl schedule --schedule SPEC --sessions ... [flags]        an export on every tick
   participants-etl demo     [--output DIR] [--chaos]                      try it against a local simulator
   participants-etl serve    [--list FILE]                                 serve the simulator for run and schedule

@@ -1,29 +1,11 @@
 package consumer
 
 import (
-	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/schemas"
 )
-
-// ended reports whether every timelog entry of s sends an end: the test's
-// own idea of a complete session, from the simulator's raw data.
-func ended(s videosdktest.Session) bool {
-	for _, p := range s.Participants {
-		if p.TimelogIs != videosdktest.Present {
-			continue
-		}
-		for _, e := range p.Timelog {
-			if e.EndIs != videosdktest.Present {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // mixedSessions are static sessions, some ended and some ongoing.
 func mixedSessions(t *testing.T, seed int64, n int) []videosdktest.Session {
@@ -33,12 +15,12 @@ func mixedSessions(t *testing.T, seed int64, n int) []videosdktest.Session {
 	for i := range sessions {
 		s := &sessions[i]
 		s.Live = videosdktest.NotLive
-		if i%3 == 0 && ended(*s) && len(s.Participants) > 0 {
+		if i%3 == 0 && s.Ended() && len(s.Participants) > 0 {
 			p := &s.Participants[0]
 			p.TimelogIs = videosdktest.Present
 			p.Timelog = append(p.Timelog, videosdktest.Entry{Start: "2026-11-26T13:45:00.5Z", EndIs: videosdktest.Absent})
 		}
-		if !ended(*s) {
+		if !s.Ended() {
 			open++
 		}
 	}
@@ -46,19 +28,6 @@ func mixedSessions(t *testing.T, seed int64, n int) []videosdktest.Session {
 		t.Fatalf("seed %d: %d of %d sessions ongoing; want some of each", seed, open, n)
 	}
 	return sessions
-}
-
-func requestedSessions(srv *videosdktest.Server, from int) map[string]bool {
-	got := map[string]bool{}
-	for _, uri := range srv.RequestURIs()[from:] {
-		path, _, _ := strings.Cut(uri, "?")
-		seg, ok := strings.CutPrefix(path, "/v2/sessions/")
-		if seg, ok2 := strings.CutSuffix(seg, "/participants"); ok && ok2 {
-			id, _ := url.PathUnescape(seg)
-			got[id] = true
-		}
-	}
-	return got
 }
 
 // TestIncrementalLatestEqualsSimulator runs the binary twice with
@@ -77,7 +46,7 @@ func TestIncrementalLatestEqualsSimulator(t *testing.T) {
 	run(writeFile(t, "tick1.txt", sessionList(first)), "2026-11-26T14:00:00Z")
 
 	for _, s := range first {
-		if !ended(s) {
+		if !s.Ended() {
 			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T14:20:00.123Z"))
 		}
 	}
@@ -88,15 +57,15 @@ func TestIncrementalLatestEqualsSimulator(t *testing.T) {
 	n := len(srv.RequestURIs())
 	run(writeFile(t, "tick2.txt", sessionList(append(append([]videosdktest.Session{}, first...), fresh...))), "2026-11-26T15:00:00Z")
 
-	asked := requestedSessions(srv, n)
+	asked := srv.ParticipantsRequested(n)
 	want := 0
 	for _, s := range first {
 		switch {
-		case ended(s) && asked[s.ID]:
+		case s.Ended() && asked[s.ID]:
 			t.Errorf("tick 2 asked for %s, complete at tick 1", s.ID)
-		case !ended(s) && !asked[s.ID]:
+		case !s.Ended() && !asked[s.ID]:
 			t.Errorf("tick 2 did not ask for %s, ongoing at tick 1", s.ID)
-		case !ended(s):
+		case !s.Ended():
 			want++
 		}
 	}

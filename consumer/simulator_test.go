@@ -86,7 +86,9 @@ func simulatorRows(t *testing.T, sessions []videosdktest.Session) map[timelogKey
 			start: time.UnixMicro(r.StartTime).UTC()}
 		if r.EndTime != nil {
 			w.end = sql.NullTime{Time: time.UnixMicro(*r.EndTime).UTC(), Valid: true}
-			w.durationMS = sql.NullInt64{Int64: *r.DurationMS, Valid: true}
+			if r.DurationMS != nil { // nil when the end is before the start
+				w.durationMS = sql.NullInt64{Int64: *r.DurationMS, Valid: true}
+			}
 		}
 		want[k] = w
 	}

@@ -17,6 +17,7 @@ import (
 // TestBackPressureIsNotAFault: a page answered 429 more times than
 // MaxAttempts still arrives; a 5xx as often fails it.
 func TestBackPressureIsNotAFault(t *testing.T) {
+	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
 	sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 3)}}
 	for _, tc := range []struct {
 		fault videosdktest.Fault
@@ -63,6 +64,7 @@ func TestRetryDeadlineBoundsBackPressure(t *testing.T) {
 // the client is not told, concurrency 32, every row exact, and the numbers
 // logged.
 func TestUnknownLimitExtract(t *testing.T) {
+	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
 	if testing.Short() {
 		t.Skip("runs for some seconds at a fixed server rate")
 	}
@@ -97,6 +99,7 @@ func TestUnknownLimitExtract(t *testing.T) {
 // first accepted it; the client mints fresh ones, once per refusal for all
 // workers, and every session arrives.
 func TestRefusedTokenIsRenewed(t *testing.T) {
+	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
 	var sessions []videosdktest.Session
 	for i := range 12 {
 		sessions = append(sessions, videosdktest.Session{ID: "s" + string(rune('A'+i)), Participants: people("p", 200)})

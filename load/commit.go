@@ -187,20 +187,13 @@ func (t *Table) Begin(ctx context.Context, slot Slot, runID string, opts WriteOp
 }
 
 func (t *Table) cleanStaging(ctx context.Context, name string, staleAfter time.Duration) error {
-	objs, err := t.drv.List(ctx, stagingFolder)
-	if err != nil {
-		return fmt.Errorf("list staging: %w", err)
-	}
 	now := t.now()
-	for _, o := range objs {
+	err := t.deleteUnless(ctx, stagingFolder, func(o objectAttrs) bool {
 		slotName, _, _ := strings.Cut(strings.TrimPrefix(o.Key, stagingFolder), "/")
-		if slotName != name && now.Sub(o.Updated) < staleAfter {
-			continue
-		}
-		err := t.drv.Delete(ctx, o.Key, precondition{GenerationMatch: o.Generation})
-		if err != nil && !errors.Is(err, errNotExist) && !errors.Is(err, errPrecondition) {
-			return fmt.Errorf("remove staging leftover: %w", err)
-		}
+		return slotName != name && now.Sub(o.Updated) < staleAfter
+	})
+	if err != nil {
+		return fmt.Errorf("remove staging leftovers: %w", err)
 	}
 	if s, ok := t.drv.(sweeper); ok {
 		// Temporary files of killed writes: any age in this slot's staging
@@ -212,6 +205,25 @@ func (t *Table) cleanStaging(ctx context.Context, name string, staleAfter time.D
 			if err := s.sweep(ctx, folder, now.Add(-staleAfter)); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// deleteUnless deletes every object under folder that keep does not keep,
+// each under the generation listed, so that one rewritten meanwhile stays.
+func (t *Table) deleteUnless(ctx context.Context, folder string, keep func(objectAttrs) bool) error {
+	objs, err := t.drv.List(ctx, folder)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if keep(o) {
+			continue
+		}
+		err := t.drv.Delete(ctx, o.Key, precondition{GenerationMatch: o.Generation})
+		if err != nil && !errors.Is(err, errNotExist) && !errors.Is(err, errPrecondition) {
+			return err
 		}
 	}
 	return nil

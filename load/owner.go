@@ -131,19 +131,12 @@ func (r *Run) releaseSlot(ctx context.Context) {
 
 // pruneOwners removes owner markers of other slots older than staleAfter.
 func (t *Table) pruneOwners(ctx context.Context, slotName string, staleAfter time.Duration) error {
-	objs, err := t.drv.List(ctx, slotsFolder)
-	if err != nil {
-		return fmt.Errorf("list owner markers: %w", err)
-	}
 	now := t.now()
-	for _, o := range objs {
-		if o.Key == ownerKey(slotName) || now.Sub(o.Updated) < staleAfter {
-			continue
-		}
-		err := t.drv.Delete(ctx, o.Key, precondition{GenerationMatch: o.Generation})
-		if err != nil && !errors.Is(err, errNotExist) && !errors.Is(err, errPrecondition) {
-			return fmt.Errorf("remove a stale owner marker: %w", err)
-		}
+	err := t.deleteUnless(ctx, slotsFolder, func(o objectAttrs) bool {
+		return o.Key == ownerKey(slotName) || now.Sub(o.Updated) < staleAfter
+	})
+	if err != nil {
+		return fmt.Errorf("remove stale owner markers: %w", err)
 	}
 	return nil
 }

@@ -256,9 +256,6 @@ func (c *Config) validate() error {
 	case c.ProgressInterval < 0:
 		return usagef("--progress-interval %v: want 0 or more", c.ProgressInterval)
 	}
-	if err := checkHTTPURL("--api-url", c.APIURL, false); err != nil {
-		return err
-	}
 	if c.Pushgateway != "" {
 		if err := checkHTTPURL("--pushgateway", c.Pushgateway, true); err != nil {
 			return err

@@ -35,6 +35,7 @@ func pagedSessions(prefix string, n, size int) []videosdktest.Session {
 // job is not told, at --concurrency 32 and no --rate. The output must be
 // exact, the server's rate mostly used, and 429s few.
 func TestUnknownRateLimitIsFound(t *testing.T) {
+	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
 	if testing.Short() {
 		t.Skip("runs for some seconds at a fixed server rate")
 	}
@@ -111,6 +112,7 @@ func TestEmptySessionsParticipantsNull(t *testing.T) {
 // first accepted it, during a run of several seconds. The job mints a
 // fresh one and the output is exact.
 func TestTokenRefusedForAgeIsRenewed(t *testing.T) {
+	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
 	sessions := pagedSessions("t", 30, 300) // 180 pages at 30/s: 6s
 	srv := newSim(t, videosdktest.Options{Sessions: sessions, RateLimit: 30, TokenMaxAge: 2 * time.Second})
 	out := t.TempDir()
@@ -133,6 +135,7 @@ func TestTokenRefusedForAgeIsRenewed(t *testing.T) {
 // TestServerThatNeverAnswers: at the default flags the run fails within a
 // minute, says the API does not answer, and writes its report.
 func TestServerThatNeverAnswers(t *testing.T) {
+	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
 	sessions := videosdktest.Generate(3, 40)
 	srv := newSim(t, videosdktest.Options{Sessions: sessions, NeverAnswer: true})
 	out := t.TempDir()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,21 +11,6 @@ import (
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/internal/pipeline"
 )
-
-// participantsRequested returns the sessions whose participants srv was
-// asked for after its first n requests.
-func participantsRequested(srv *videosdktest.Server, n int) map[string]bool {
-	got := map[string]bool{}
-	for _, uri := range srv.RequestURIs()[n:] {
-		path, _, _ := strings.Cut(uri, "?")
-		seg, ok := strings.CutPrefix(path, "/v2/sessions/")
-		if seg, ok2 := strings.CutSuffix(seg, "/participants"); ok && ok2 {
-			id, _ := url.PathUnescape(seg)
-			got[id] = true
-		}
-	}
-	return got
-}
 
 // endedSessions are static sessions whose every interval has an end.
 func endedSessions(seed int64, n int) []videosdktest.Session {
@@ -63,7 +47,7 @@ func TestForget(t *testing.T) {
 		if res.code != exitOK {
 			t.Fatalf("tick %s: exit %d: %s", logical, res.code, tail(res.stderr, 2000))
 		}
-		return reportAt(t, out, logical), participantsRequested(srv, n)
+		return reportAt(t, out, logical), srv.ParticipantsRequested(n)
 	}
 	tickAt("2026-11-26T14:00:00Z")
 	if _, asked := tickAt("2026-11-26T15:00:00Z"); len(asked) != 0 {
@@ -153,7 +137,7 @@ func TestKillBetweenPublishAndLedger(t *testing.T) {
 	if res.code != exitOK {
 		t.Fatalf("next tick: exit %d: %s", res.code, tail(res.stderr, 2000))
 	}
-	if asked := participantsRequested(srv, n); len(asked) != len(sessions) {
+	if asked := srv.ParticipantsRequested(n); len(asked) != len(sessions) {
 		t.Errorf("the next tick asked for %d sessions, want all %d again", len(asked), len(sessions))
 	}
 	// The summary line carries the counts.
@@ -169,7 +153,7 @@ func TestKillBetweenPublishAndLedger(t *testing.T) {
 	if res := runCLI(t, t.Context(), credsEnv(nil), "", args("2026-11-26T16:00:00Z")...); res.code != exitOK {
 		t.Fatalf("third tick: exit %d", res.code)
 	}
-	if asked := participantsRequested(srv, n); len(asked) != 0 {
+	if asked := srv.ParticipantsRequested(n); len(asked) != 0 {
 		t.Errorf("the third tick asked for %v; all were recorded complete", asked)
 	}
 }

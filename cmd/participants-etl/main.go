@@ -220,6 +220,9 @@ func (p *process) parseRun(name string, args []string, needSchedule bool) (Confi
 	if err == nil {
 		err = c.validate()
 	}
+	if err == nil {
+		err = checkHTTPURL("--api-url", c.APIURL, false) // demo and serve have none
+	}
 	if err != nil {
 		return c, nil, err
 	}

@@ -3,10 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/participants-etl/participants-etl/extract/videosdktest"
 )
 
 // TestServeThenRun follows the README: serve prints the environment and a
@@ -74,5 +78,54 @@ func TestServeThenRun(t *testing.T) {
 	cancel()
 	if code := <-served; code != exitOK {
 		t.Errorf("serve exited %d on stop, want 0", code)
+	}
+}
+
+// TestDemoRuns: the README's first command works, and prints a query of its
+// own run.
+func TestDemoRuns(t *testing.T) {
+	out := t.TempDir()
+	res := runCLI(t, t.Context(), envMap(nil), "", "demo", "--output", out, "--session-count", "20")
+	if res.code != exitOK {
+		t.Fatalf("demo: exit %d; stderr:\n%s", res.code, tail(res.stderr, 2000))
+	}
+	rep := onlyReport(t, out)
+	if !strings.Contains(res.stdout, "WHERE run_id = '"+rep.RunID+"'") || rep.Counts.Rows == 0 {
+		t.Errorf("demo's query does not select its run %s (rows %d):\n%s", rep.RunID, rep.Counts.Rows, res.stdout)
+	}
+}
+
+// TestEveryLineOfARunCarriesItsID: from "run starting" to the summary, the
+// client's lines (retries, re-reads) included, each log line names the run.
+func TestEveryLineOfARunCarriesItsID(t *testing.T) {
+	sessions := videosdktest.Generate(29, 30) // live sessions: re-reads are logged
+	srv := newSim(t, videosdktest.Options{Sessions: sessions, Faults: videosdktest.Faults{Fraction: 0.2, Seed: 9, Stall: 300 * time.Millisecond}})
+	out := t.TempDir()
+	res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...), "--output", out,
+		"--api-url", srv.URL(), "--request-timeout", "200ms")
+	if res.code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", res.code, tail(res.stderr, 2000))
+	}
+	runID := onlyReport(t, out).RunID
+	lines, clientLines := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(res.stderr), "\n") {
+		var l struct {
+			Message string `json:"message"`
+			RunID   string `json:"run_id"`
+			Page    *int   `json:"page"`
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("not a JSON log line: %s", line)
+		}
+		lines++
+		if l.Page != nil {
+			clientLines++
+		}
+		if l.RunID != runID {
+			t.Errorf("line without run_id %s: %s", runID, line)
+		}
+	}
+	if clientLines == 0 {
+		t.Errorf("no line of the client (retries) among %d lines: the test proves nothing", lines)
 	}
 }

@@ -191,13 +191,8 @@ func (s *Server) renderList(q url.Values, page, perPage int, visit bool) (int, [
 		data[k] = s.sessions[i].listItem(preview)
 	}
 	body, err := json.Marshal(map[string]any{
-		"pageInfo": map[string]int{
-			"currentPage": page,
-			"perPage":     perPage,
-			"lastPage":    (total + perPage - 1) / perPage,
-			"total":       total,
-		},
-		"data": data,
+		"pageInfo": pageInfo(page, perPage, total),
+		"data":     data,
 	})
 	if err != nil {
 		panic(err) // maps of strings and numbers always marshal

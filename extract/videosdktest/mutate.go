@@ -31,3 +31,32 @@ func EndOpen(sess Session, end string) Session {
 	}
 	return c
 }
+
+// ParticipantsRequested returns the sessions whose participants pages were
+// requested after the first n requests the server received.
+func (s *Server) ParticipantsRequested(n int) map[string]bool {
+	got := map[string]bool{}
+	uris := s.RequestURIs()
+	for _, uri := range uris[min(n, len(uris)):] {
+		if id, ok := sessionFromPath(uri); ok {
+			got[id] = true
+		}
+	}
+	return got
+}
+
+// Ended reports whether every timelog entry of s sends an end, from the
+// raw data: a test's own idea of a complete session.
+func (s Session) Ended() bool {
+	for _, p := range s.Participants {
+		if p.TimelogIs != Present {
+			continue
+		}
+		for _, e := range p.Timelog {
+			if e.EndIs != Present {
+				return false
+			}
+		}
+	}
+	return true
+}

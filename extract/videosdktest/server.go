@@ -382,12 +382,7 @@ func (s *Server) render(id string, page, perPage int, grow bool) (int, []byte) {
 	put(data, "roomId", sess.RoomID, sess.RoomIDIs)
 	put(data, "customRoomId", sess.CustomRoomID, sess.CustomRoomIDIs)
 	resp := map[string]any{
-		"pageInfo": map[string]int{
-			"currentPage": page,
-			"perPage":     perPage,
-			"lastPage":    (total + perPage - 1) / perPage,
-			"total":       total,
-		},
+		"pageInfo":   pageInfo(page, perPage, total),
 		"data":       data,
 		"apiVersion": "v2.simulated",
 	}
@@ -474,5 +469,15 @@ func wait(r *http.Request, d time.Duration) bool {
 		return true
 	case <-r.Context().Done():
 		return false
+	}
+}
+
+// pageInfo is the paging block of a participants or list answer.
+func pageInfo(page, perPage, total int) map[string]int {
+	return map[string]int{
+		"currentPage": page,
+		"perPage":     perPage,
+		"lastPage":    (total + perPage - 1) / perPage,
+		"total":       total,
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"maps"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,22 +46,6 @@ func TestComplete(t *testing.T) {
 	}
 }
 
-// simComplete is the test's own idea of complete, from the simulator's raw
-// data: every timelog entry sends an end.
-func simComplete(s videosdktest.Session) bool {
-	for _, p := range s.Participants {
-		if p.TimelogIs != videosdktest.Present {
-			continue
-		}
-		for _, e := range p.Timelog {
-			if e.EndIs != videosdktest.Present {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // incrementalSessions makes n static sessions, about half of them ongoing
 // (an interval without an end), both kinds present.
 func incrementalSessions(t *testing.T, seed int64, n int) []videosdktest.Session {
@@ -71,7 +54,7 @@ func incrementalSessions(t *testing.T, seed int64, n int) []videosdktest.Session
 	for i := range sessions {
 		s := &sessions[i]
 		s.Live = videosdktest.NotLive
-		if i%2 == 0 && simComplete(*s) && len(s.Participants) > 0 {
+		if i%2 == 0 && s.Ended() && len(s.Participants) > 0 {
 			p := &s.Participants[0]
 			p.TimelogIs = videosdktest.Present
 			p.Timelog = append(p.Timelog, videosdktest.Entry{Start: "2026-11-26T13:30:00Z", EndIs: videosdktest.Null})
@@ -79,7 +62,7 @@ func incrementalSessions(t *testing.T, seed int64, n int) []videosdktest.Session
 	}
 	var open, done int
 	for _, s := range sessions {
-		if simComplete(s) {
+		if s.Ended() {
 			done++
 		} else {
 			open++
@@ -112,21 +95,6 @@ func tickOptions(srv *videosdktest.Server, out string, logical time.Time, ids []
 		MaxFailedFraction: DefaultMaxFailedFraction,
 		Clock:             clocktesting.NewFakeClock(logical.Add(3 * time.Minute)),
 	}
-}
-
-// requestedSince returns the sessions whose participants were requested
-// after the first n requests the server received.
-func requestedSince(srv *videosdktest.Server, n int) map[string]bool {
-	got := map[string]bool{}
-	for _, uri := range srv.RequestURIs()[n:] {
-		path, _, _ := strings.Cut(uri, "?")
-		seg, ok := strings.CutPrefix(path, "/v2/sessions/")
-		if seg, ok2 := strings.CutSuffix(seg, "/participants"); ok && ok2 {
-			id, _ := url.PathUnescape(seg)
-			got[id] = true
-		}
-	}
-	return got
 }
 
 func idsOf(sessions []videosdktest.Session, keep func(videosdktest.Session) bool) []string {
@@ -253,7 +221,7 @@ func TestIncrementalTicks(t *testing.T) {
 	if err != nil || rep.ExitCode != ExitOK {
 		t.Fatalf("tick 1: exit %d, %v", rep.ExitCode, err)
 	}
-	done1 := idsOf(first, simComplete)
+	done1 := idsOf(first, videosdktest.Session.Ended)
 	if c := rep.Counts; c.SessionsSkippedComplete != 0 || c.SessionsFetchedOpen != len(list1) || c.SessionsCompleted != len(done1) {
 		t.Errorf("tick 1 counts: skipped %d, fetched open %d, completed %d; want 0, %d, %d",
 			c.SessionsSkippedComplete, c.SessionsFetchedOpen, c.SessionsCompleted, len(list1), len(done1))
@@ -261,9 +229,9 @@ func TestIncrementalTicks(t *testing.T) {
 
 	// The ongoing sessions end; new ones start, some ongoing, and join the
 	// list.
-	ongoing1 := idsOf(first, func(s videosdktest.Session) bool { return !simComplete(s) })
+	ongoing1 := idsOf(first, func(s videosdktest.Session) bool { return !s.Ended() })
 	for _, s := range first {
-		if !simComplete(s) {
+		if !s.Ended() {
 			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T14:30:00Z"))
 		}
 	}
@@ -280,7 +248,7 @@ func TestIncrementalTicks(t *testing.T) {
 	if err != nil || rep2.ExitCode != ExitOK {
 		t.Fatalf("tick 2: exit %d, %v", rep2.ExitCode, err)
 	}
-	asked2 := requestedSince(srv, n)
+	asked2 := srv.ParticipantsRequested(n)
 	wantAsked2 := append(slices.Clone(ongoing1), idsOf(fresh, nil)...)
 	if got := slices.Sorted(maps.Keys(asked2)); !slices.Equal(got, slices.Sorted(slices.Values(wantAsked2))) {
 		t.Errorf("tick 2 requested %d sessions %v,\nwant the %d ongoing at tick 1 and new: %v", len(got), got, len(wantAsked2), wantAsked2)
@@ -299,7 +267,7 @@ func TestIncrementalTicks(t *testing.T) {
 	// Tick 3 fetches the new sessions that were ongoing at tick 2, now
 	// ended; tick 4 has nothing open: no request, an empty slot, exit 0.
 	for _, s := range fresh {
-		if !simComplete(s) {
+		if !s.Ended() {
 			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T15:30:00Z"))
 		}
 	}
@@ -307,7 +275,7 @@ func TestIncrementalTicks(t *testing.T) {
 	if rep, err := tick(t, srv, out, t3, list2); err != nil || rep.ExitCode != ExitOK {
 		t.Fatalf("tick 3: exit %d, %v", rep.ExitCode, err)
 	}
-	if got, want := len(requestedSince(srv, n)), len(idsOf(fresh, func(s videosdktest.Session) bool { return !simComplete(s) })); got != want {
+	if got, want := len(srv.ParticipantsRequested(n)), len(idsOf(fresh, func(s videosdktest.Session) bool { return !s.Ended() })); got != want {
 		t.Errorf("tick 3 requested %d sessions, want the %d ongoing at tick 2", got, want)
 	}
 	n = len(srv.RequestURIs())
@@ -335,7 +303,7 @@ func TestIncrementalTicks(t *testing.T) {
 	if err != nil || rerun.ExitCode != ExitOK {
 		t.Fatalf("rerun of tick 2: exit %d, %v", rerun.ExitCode, err)
 	}
-	if got := requestedSince(srv, n); !maps.Equal(got, asked2) {
+	if got := srv.ParticipantsRequested(n); !maps.Equal(got, asked2) {
 		t.Errorf("the rerun of tick 2 requested %v, tick 2 requested %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(asked2)))
 	}
 	rows := readAll(t, out)
@@ -369,10 +337,10 @@ func TestFullRefetchesAndRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := requestedSince(srv, n); len(got) != len(list) {
+	if got := srv.ParticipantsRequested(n); len(got) != len(list) {
 		t.Errorf("--full requested %d sessions, want all %d", len(got), len(list))
 	}
-	if c := rep.Counts; c.SessionsSkippedComplete != 0 || c.SessionsCompleted != len(idsOf(sessions, simComplete)) {
+	if c := rep.Counts; c.SessionsSkippedComplete != 0 || c.SessionsCompleted != len(idsOf(sessions, videosdktest.Session.Ended)) {
 		t.Errorf("--full: skipped %d, completed %d", c.SessionsSkippedComplete, c.SessionsCompleted)
 	}
 }
@@ -414,12 +382,12 @@ func TestLedgerFailureAfterPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := requestedSince(srv, n); len(got) != len(list) || rep2.Counts.SessionsSkippedComplete != 0 {
+	if got := srv.ParticipantsRequested(n); len(got) != len(list) || rep2.Counts.SessionsSkippedComplete != 0 {
 		t.Errorf("after the lost ledger update the next tick requested %d of %d sessions, skipped %d", len(got), len(list), rep2.Counts.SessionsSkippedComplete)
 	}
 	// Its completions are recorded now: the tick after skips them.
 	rep3, err := tick(t, srv, out, t1.Add(2*time.Hour), list)
-	if err != nil || rep3.Counts.SessionsSkippedComplete != len(idsOf(sessions, simComplete)) {
-		t.Errorf("third tick skipped %d, want %d (%v)", rep3.Counts.SessionsSkippedComplete, len(idsOf(sessions, simComplete)), err)
+	if err != nil || rep3.Counts.SessionsSkippedComplete != len(idsOf(sessions, videosdktest.Session.Ended)) {
+		t.Errorf("third tick skipped %d, want %d (%v)", rep3.Counts.SessionsSkippedComplete, len(idsOf(sessions, videosdktest.Session.Ended)), err)
 	}
 }

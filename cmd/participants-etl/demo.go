@@ -40,7 +40,6 @@ func (p *process) demo(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	err := fs.parse(args)
-	c.APIURL = "http://127.0.0.1" // the simulator's; its port is known once it listens
 	if err == nil {
 		err = c.validate()
 	}

@@ -124,7 +124,7 @@ func TestVideoSDKSourceExportsTheWindow(t *testing.T) {
 		rep.Counts.SessionsExported != len(want) || l.Pages == 0 || rep.API.ListPages != l.Pages {
 		t.Errorf("report: listing %+v, counts %+v, want %d sessions in window", l, rep.Counts, len(want))
 	}
-	for id := range participantsRequested(srv, 0) {
+	for id := range srv.ParticipantsRequested(0) {
 		if !wantIDs[id] {
 			t.Errorf("participants of session %s, outside the window, were requested", id)
 		}
@@ -244,7 +244,7 @@ func TestVideoSDKSourceCostFollowsTheWindow(t *testing.T) {
 			if rep.Listing == nil || rep.Listing.SessionsInWindow != inside || rep.Counts.SessionsExported != inside {
 				t.Errorf("listing %+v, counts %+v; want %d in window", rep.Listing, rep.Counts, inside)
 			}
-			if reqs := participantsRequested(srv, 0); len(reqs) != inside {
+			if reqs := srv.ParticipantsRequested(0); len(reqs) != inside {
 				t.Errorf("participants requested for %d sessions, want %d", len(reqs), inside)
 			}
 		})
@@ -302,7 +302,7 @@ func TestVideoSDKSourceListFailures(t *testing.T) {
 			if rows := readTable(t, out); len(rows) != 0 {
 				t.Errorf("%d rows published by a failed run", len(rows))
 			}
-			if n := len(participantsRequested(srv, 0)); n != 0 {
+			if n := len(srv.ParticipantsRequested(0)); n != 0 {
 				t.Errorf("participants of %d sessions requested after the listing failed", n)
 			}
 		})
@@ -386,7 +386,7 @@ func TestVideoSDKSourceIncrementalTicks(t *testing.T) {
 		if res.code != exitOK {
 			t.Fatalf("tick %s: exit %d; stderr:\n%s", at, res.code, tail(res.stderr, 3000))
 		}
-		return reportAt(t, out, at), participantsRequested(srv, n)
+		return reportAt(t, out, at), srv.ParticipantsRequested(n)
 	}
 
 	rep1, got1 := tick(listLogical)

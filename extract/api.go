@@ -55,6 +55,7 @@ type Options struct {
 type Stats struct {
 	Requests       int64            `json:"requests"`
 	Pages          int64            `json:"pages"`
+	ListPages      int64            `json:"list_pages"` // pages of the session list
 	RetriesByCause map[string]int64 `json:"retries_by_cause"`
 	Rereads        int64            `json:"session_rereads"`
 	RateLimited    int64            `json:"rate_limited_responses"`

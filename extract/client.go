@@ -63,7 +63,7 @@ type Client struct {
 	halt    sync.Once
 	probe   probe
 
-	requests, pages, rereads, rateLimited, sessionsDone atomic.Int64
+	requests, pages, listPages, rereads, rateLimited, sessionsDone atomic.Int64
 	// lastProgress and lastStallWarn are Unix nanoseconds by c.now.
 	lastProgress, lastStallWarn atomic.Int64
 	retriesMu                   sync.Mutex
@@ -171,6 +171,7 @@ func (c *Client) Stats() Stats {
 	return Stats{
 		Requests:       c.requests.Load(),
 		Pages:          c.pages.Load(),
+		ListPages:      c.listPages.Load(),
 		RetriesByCause: retries,
 		Rereads:        c.rereads.Load(),
 		RateLimited:    c.rateLimited.Load(),
@@ -354,35 +355,63 @@ func (c *Client) pageFailure(id string, page int, err error) error {
 	return &SessionError{SessionID: id, Reason: fmt.Sprintf("page %d: %s", page, oneLine(err.Error())), Err: err}
 }
 
-// fetchPage fetches and decodes one page, retrying transient failures.
-// Genuine faults count against MaxAttempts; back-pressure (429, 503 with
-// Retry-After) and a refused token that has been renewed do not, and are
-// bounded by RetryDeadline instead.
+// fetchPage fetches and decodes one participants page (see get).
 func (c *Client) fetchPage(ctx context.Context, id string, page, perPage int) (Page, error) {
-	u := c.pageURL(id, page, perPage)
+	var p Page
+	err := c.get(ctx, request{
+		url:    c.pageURL(id, page, perPage),
+		decode: func(body []byte) (err error) { p, err = decodePage(body); return err },
+		fail: func(reason string, err error) error {
+			return &SessionError{SessionID: id, Err: err, Reason: fmt.Sprintf("page %d: %s", page, reason)}
+		},
+		counter:  &c.pages,
+		logAttrs: []any{"session_id", id, "page", page},
+	})
+	return p, err
+}
+
+// request is one GET that get retries until it is decoded or given up.
+type request struct {
+	url *url.URL
+	// decode takes the body of a 200; a *json.SyntaxError in its error
+	// is retried (invalid_json), any other error is permanent.
+	decode func(body []byte) error
+	// fail turns what ended the request (a permanent answer, or retries
+	// given up, in one line) into the error get returns.
+	fail     func(reason string, err error) error
+	counter  *atomic.Int64 // counts the request once decoded
+	logAttrs []any         // name the request in the retry log
+}
+
+// get sends r until it is decoded, retrying transient failures. Genuine
+// faults count against MaxAttempts; back-pressure (429, 503 with
+// Retry-After) and a refused token that has been renewed do not, and are
+// bounded by RetryDeadline instead. An error wrapping ErrUnauthorized or
+// ErrAPIUnreachable (the client has stopped) or ctx's is returned as is.
+func (c *Client) get(ctx context.Context, r request) error {
 	deadline := c.now().Add(c.opts.RetryDeadline)
 	faults, pushedBack := 0, 0
 	for attempt := 1; ; attempt++ {
-		p, err := c.attempt(ctx, u)
+		err := c.attempt(ctx, r.url, r.decode)
 		c.probe.record(c, err)
 		if err == nil {
-			c.pages.Add(1)
+			r.counter.Add(1)
 			c.lastProgress.Store(c.now().UnixNano())
-			return p, nil
+			return nil
 		}
 		var te *transientError
 		if !errors.As(err, &te) {
 			if cause := context.Cause(ctx); cause != nil {
-				return Page{}, cause
+				return cause
 			}
 			if err := c.haltedErr(); err != nil {
-				return Page{}, err
+				return err
 			}
 			var perm *permanentError
 			if errors.As(err, &perm) {
-				return Page{}, c.pageFailure(id, page, err)
+				return r.fail(oneLine(err.Error()), err)
 			}
-			return Page{}, err
+			return err
 		}
 		var delay time.Duration
 		switch {
@@ -397,24 +426,22 @@ func (c *Client) fetchPage(ctx context.Context, id string, page, perPage int) (P
 				delay = backoff(1, c.opts.BackoffBase, c.opts.BackoffMax, c.jitter)
 			}
 			if c.now().Add(delay).After(deadline) {
-				return Page{}, &SessionError{SessionID: id, Err: err, Reason: fmt.Sprintf(
-					"page %d: the server pushed back %d times over the retry deadline of %v: %s",
-					page, pushedBack, c.opts.RetryDeadline, oneLine(err.Error()))}
+				return r.fail(fmt.Sprintf("the server pushed back %d times over the retry deadline of %v: %s",
+					pushedBack, c.opts.RetryDeadline, oneLine(err.Error())), err)
 			}
 		default:
 			faults++
 			if faults >= c.opts.MaxAttempts {
-				return Page{}, &SessionError{SessionID: id, Err: err, Reason: fmt.Sprintf(
-					"page %d: gave up after %d attempts: %s", page, faults, oneLine(err.Error()))}
+				return r.fail(fmt.Sprintf("gave up after %d attempts: %s", faults, oneLine(err.Error())), err)
 			}
 			delay = max(te.retryAfter, backoff(faults, c.opts.BackoffBase, c.opts.BackoffMax, c.jitter))
 		}
 		c.countRetry(te.cause)
-		c.log.Warn("retrying page", "session_id", id, "page", page, "attempt", attempt,
-			"status", te.status, "cause", te.cause, "delay_seconds", delay.Seconds(), "error", err.Error())
+		c.log.Warn("retrying page", append(r.logAttrs, "attempt", attempt,
+			"status", te.status, "cause", te.cause, "delay_seconds", delay.Seconds(), "error", err.Error())...)
 		c.warnIfStalled(te.cause)
 		if err := sleep(ctx, delay); err != nil {
-			return Page{}, err
+			return err
 		}
 	}
 }
@@ -454,34 +481,34 @@ func permanent(format string, args ...any) error {
 // first-byte timeout.
 var errNoAnswer = errors.New("no answer")
 
-// attempt sends one request, holding a slot of the in-flight cap only while
-// the request and its body are on the wire.
-func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
+// attempt sends one request and decodes its body, holding a slot of the
+// in-flight cap only while the request and its body are on the wire.
+func (c *Client) attempt(ctx context.Context, u *url.URL, decode func([]byte) error) error {
 	if err := c.haltedErr(); err != nil {
-		return Page{}, err
+		return err
 	}
 	if err := c.pace.waitGate(ctx); err != nil {
-		return Page{}, err
+		return err
 	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return Page{}, context.Cause(ctx)
+		return context.Cause(ctx)
 	}
 	defer func() { <-c.sem }()
 	// The gate may have closed while this request queued for a slot; the
 	// token is taken only now, so that queueing cannot bunch requests up.
 	sentAt, err := c.pace.wait(ctx)
 	if err != nil {
-		return Page{}, err
+		return err
 	}
 	defer c.pace.done()
 	if err := c.haltedErr(); err != nil {
-		return Page{}, err
+		return err
 	}
 	token, err := c.opts.Tokens.Token(ctx)
 	if err != nil {
-		return Page{}, c.stop(fmt.Errorf("%w: %w", ErrUnauthorized, err))
+		return c.stop(fmt.Errorf("%w: %w", ErrUnauthorized, err))
 	}
 
 	actx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
@@ -494,7 +521,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		firstByte.Stop()
-		return Page{}, err
+		return err
 	}
 	req.URL = u // keep the escaping exactly as built
 	req.Header.Set("Authorization", token)
@@ -503,19 +530,19 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	resp, err := c.http.Do(req)
 	firstByte.Stop()
 	if err != nil {
-		return Page{}, c.transportFailure(ctx, actx, u, err)
+		return c.transportFailure(ctx, actx, u, err)
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode != http.StatusOK {
-		return Page{}, c.statusFailure(u, resp, token, sentAt)
+		return c.statusFailure(u, resp, token, sentAt)
 	}
 	c.pace.accept()
 	if m, ok := c.opts.Tokens.(*Minter); ok {
 		m.accepted(token)
 	}
 	if resp.ContentLength > c.opts.MaxBodyBytes {
-		return Page{}, permanent("response body of %d bytes is over the limit of %d bytes", resp.ContentLength, c.opts.MaxBodyBytes)
+		return permanent("response body of %d bytes is over the limit of %d bytes", resp.ContentLength, c.opts.MaxBodyBytes)
 	}
 	buf, _ := c.bodies.Get().(*[]byte)
 	if buf == nil {
@@ -525,22 +552,23 @@ func (c *Client) attempt(ctx context.Context, u *url.URL) (Page, error) {
 	body, err := readBody(resp.Body, resp.ContentLength, c.opts.MaxBodyBytes, *buf)
 	*buf = body
 	if err != nil {
-		return Page{}, c.transportFailure(ctx, actx, u, fmt.Errorf("read body of GET %s: %w", u, err))
+		return c.transportFailure(ctx, actx, u, fmt.Errorf("read body of GET %s: %w", u, err))
 	}
 	if int64(len(body)) > c.opts.MaxBodyBytes {
-		return Page{}, permanent("response body over the limit of %d bytes", c.opts.MaxBodyBytes)
+		return permanent("response body over the limit of %d bytes", c.opts.MaxBodyBytes)
 	}
-	p, err := decodePage(body) // a Page keeps no reference to body
-	if err != nil {
+	// body goes back to the pool: decode keeps no reference to it
+	// (decodePage and decodeListPage copy what they keep).
+	if err := decode(body); err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
 			// Truncated, or an HTML page from a proxy: the next attempt may be whole.
-			return Page{}, &transientError{cause: CauseInvalidJSON, status: http.StatusOK, err: fmt.Errorf(
-				"GET %s: 200 with a body that is not JSON (%d bytes, %s)", u, len(body), contentType(resp))}
+			return &transientError{cause: CauseInvalidJSON, status: http.StatusOK, err: fmt.Errorf(
+				"GET %s: 200 with a body that is not JSON (%d bytes, %s): %w", u, len(body), contentType(resp), syntax)}
 		}
-		return Page{}, &permanentError{err}
+		return &permanentError{err}
 	}
-	return p, nil
+	return nil
 }
 
 // maxPooledBody is the largest body buffer kept for the next request; a

@@ -40,7 +40,11 @@
 // paged start after To and are left to the next tick. The listing is a
 // source of IDs (and of start, end and status for the report); its inline
 // participants are a preview, never rows. Its requests go through a
-// ListPageFetcher, the client's paced and retried GET.
+// ListPageFetcher; Client.ListSessions supplies the client's own, so list
+// pages share one retry loop (Client.get) with participants pages: the same
+// pace, cap on requests in flight, back-pressure, token renewal and halt on a
+// refused token, counted as Stats.ListPages. A list page given up on fails
+// the listing (never a *SessionError).
 //
 // The simulator in extract/videosdktest serves the tests and the demo.
 package extract

@@ -444,3 +444,41 @@ func listedTime(raw json.RawMessage) (*time.Time, error) {
 	}
 	return &t, nil
 }
+
+// ListSessions lists the sessions of q (see the function ListSessions)
+// through c: the list pages share the pacing, the cap on requests in
+// flight, the retries and the token renewal of the participants pages, and
+// count as Stats.ListPages. Any error fails the listing: one wrapping
+// ErrUnauthorized or ErrAPIUnreachable (the client has stopped), a page
+// given up on after retries, or one off the schema.
+func (c *Client) ListSessions(ctx context.Context, q ListQuery) (Listing, error) {
+	if q.Logger == nil {
+		q.Logger = c.log
+	}
+	return ListSessions(ctx, q, c.fetchListPage)
+}
+
+// fetchListPage is the client's ListPageFetcher.
+func (c *Client) fetchListPage(ctx context.Context, query url.Values, page int) (ListPage, error) {
+	var p ListPage
+	err := c.get(ctx, request{
+		url:    listURL(c.base, query, page),
+		decode: func(body []byte) (err error) { p, err = decodeListPage(body); return err },
+		fail: func(reason string, err error) error {
+			return &listPageError{reason: reason, err: err}
+		},
+		counter:  &c.listPages,
+		logAttrs: []any{"list", describeFilter(query), "page", page},
+	})
+	return p, err
+}
+
+// listPageError is a list page given up on: the listing, and so the run,
+// fails. Unlike a *SessionError it is never confined to one session.
+type listPageError struct {
+	reason string
+	err    error
+}
+
+func (e *listPageError) Error() string { return e.reason }
+func (e *listPageError) Unwrap() error { return e.err }

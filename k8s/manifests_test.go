@@ -585,10 +585,10 @@ func checkCronJob(t *testing.T, r rendered) {
 		}
 
 		sessions := e["ETL_SESSIONS"].Value
-		if !strings.HasPrefix(sessions, "gs://") {
+		if !strings.HasPrefix(sessions, "gs://") && !strings.HasPrefix(sessions, "videosdk:") {
 			v, rel, ok := mountedFile(pod, c, sessions)
 			if !ok || v.ConfigMap == nil {
-				t.Errorf("ETL_SESSIONS %q is neither gs:// nor a file of a mounted ConfigMap", sessions)
+				t.Errorf("ETL_SESSIONS %q is neither videosdk:, gs:// nor a file of a mounted ConfigMap", sessions)
 			} else if cm := r.configMaps[v.ConfigMap.Name]; cm == nil {
 				t.Errorf("ConfigMap %s is not part of the deployment", v.ConfigMap.Name)
 			} else if _, ok := cm.Data[rel]; !ok {

@@ -40,7 +40,8 @@ type Config struct {
 	Rate              float64
 	MaxFailedFraction float64
 	MaxSessions       int
-	LogicalTime       time.Time // zero: derive from Schedule or the clock
+	Lookback          time.Duration // the window of a videosdk: source
+	LogicalTime       time.Time     // zero: derive from Schedule or the clock
 	Schedule          string
 	Timezone          string
 	ShardIndex        int
@@ -66,6 +67,14 @@ type Credentials struct {
 
 // env looks variables up; tests pass a map instead of the process env.
 type env func(string) string
+
+// isSet reports whether flag name or its environment variable key was
+// given. Call it after parse.
+func (f *flagSet) isSet(name, key string) bool {
+	set := key != "" && f.getenv(key) != ""
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
 
 // flagSet binds flags whose defaults come from environment variables, and
 // remembers the first environment value that does not parse.
@@ -173,6 +182,7 @@ func bindExport(fs *flagSet, c *Config, defaultOutput string) {
 	fs.float(&c.Rate, "rate", "ETL_RATE", 0, "ceiling on API requests per second across all workers (the pace the server accepts is found below it); 0 for none")
 	fs.float(&c.MaxFailedFraction, "max-failed-fraction", "ETL_MAX_FAILED_FRACTION", pipeline.DefaultMaxFailedFraction, "above this fraction of failed sessions the run commits nothing and exits 1")
 	fs.int(&c.MaxSessions, "max-sessions", "ETL_MAX_SESSIONS", pipeline.DefaultMaxSessions, "most session IDs one list may hold")
+	fs.duration(&c.Lookback, "lookback", "ETL_LOOKBACK", pipeline.DefaultLookback, "with --sessions videosdk:, export the sessions that started this long before the logical time (at least the longest session plus the schedule interval)")
 	fs.int(&c.ShardIndex, "shard-index", "JOB_COMPLETION_INDEX", 0, "this shard, 0-based (Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX)")
 	fs.int(&c.ShardCount, "shard-count", "ETL_SHARD_COUNT", 1, "how many shards split the session list")
 	fs.int64(&c.RowGroupRows, "row-group-rows", "ETL_ROW_GROUP_ROWS", load.DefaultRowGroupRows, fmt.Sprintf("most rows in one Parquet row group (%d to %d)", minRowGroupRows, maxRowGroupRows))
@@ -231,6 +241,8 @@ func (c *Config) validate() error {
 		return usagef("--max-failed-fraction %v: want 0 to 1", c.MaxFailedFraction)
 	case c.MaxSessions < 1:
 		return usagef("--max-sessions %d: want 1 or more", c.MaxSessions)
+	case c.Lookback <= 0:
+		return usagef("--lookback %v: want a positive duration such as 24h", c.Lookback)
 	case c.ShardCount < 1 || c.ShardCount > 999:
 		return usagef("--shard-count %d: want 1 to 999", c.ShardCount)
 	case c.ShardIndex < 0 || c.ShardIndex >= c.ShardCount:

@@ -33,7 +33,7 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
 	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions: the same seed starts from the same data (live sessions then grow while they are read, so a few rows may differ)")
 	fs.BoolVar(&chaos, "chaos", false, "make the simulator hostile: a fifth of requests fail in every way the real API can, under a rate limit the job is not told, with tokens refused after a minute")
-	bindLogicalTime(fs, &logical, "", "now")
+	bindLogicalTime(fs, &logical, "", "an hour after the newest generated session starts")
 	bindExport(fs, &c, "./demo-out")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: participants-etl demo [flags]\n\nExports generated sessions from a local VideoSDK simulator; no credentials needed.\n\n")
@@ -49,16 +49,23 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	if strings.HasPrefix(c.Output, "gs://") {
 		return usagef("demo writes to a local directory; --output %s is a bucket (use run for GCS)", c.Output)
 	}
-	if c.LogicalTime, err = parseLogicalTime(logical, p.clock.Now()); err != nil {
-		return err
-	}
-	log := newLogger(p.stderr, c.LogFormat, c.LogLevel)
-
 	sim := videosdktest.Options{
 		Sessions: videosdktest.Generate(seed, count),
 		APIKey:   demoAPIKey,
 		Secret:   []byte(demoSecret),
 	}
+	// The demo finds its sessions as a scheduled run would, through the
+	// list endpoint; by default its window holds every generated session.
+	oldest, newest := demoStarts(sim.Sessions)
+	if logical == "" {
+		c.LogicalTime = newest.Add(time.Hour)
+	} else if c.LogicalTime, err = parseLogicalTime(logical, p.clock.Now()); err != nil {
+		return err
+	}
+	if !fs.isSet("lookback", "ETL_LOOKBACK") {
+		c.Lookback = max(c.Lookback, c.LogicalTime.Sub(oldest))
+	}
+	log := newLogger(p.stderr, c.LogFormat, c.LogLevel)
 	if chaos {
 		// Every fault, a rate limit the client is not told (answered
 		// without Retry-After), and tokens refused a minute after first
@@ -74,15 +81,10 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	srv := videosdktest.NewServer(sim)
 	defer srv.Close()
 	c.APIURL = srv.URL()
-	c.Sessions = "-"
+	c.Sessions = extract.VideoSDKSource
 	log.Info("simulator started", "url", srv.URL(), "sessions", count, "chaos", chaos)
 
-	var ids strings.Builder
-	for _, s := range sim.Sessions {
-		ids.WriteString(s.ID + "\n")
-	}
 	opts := p.options(c, log)
-	opts.Stdin = strings.NewReader(ids.String())
 	opts.API.Tokens = extract.NewMinter(demoAPIKey, []byte(demoSecret), 10*time.Minute)
 	rep, _ := pipeline.Run(ctx, opts) // the report holds the error, and Run has logged it
 	if rep.ExitCode == exitOK || rep.ExitCode == exitPartial {
@@ -100,4 +102,21 @@ Try it in DuckDB (duckdb -c "..." or any DuckDB client); this run's rows only:
 `, rep.Counts.Rows, rep.Counts.SessionsExported, abs, abs, opts.LogicalTime.UTC().Format("2006-01-02"), abs, abs, rep.RunID)
 	}
 	return codeErr(rep.ExitCode)
+}
+
+// demoStarts returns the earliest and the latest start of sessions.
+func demoStarts(sessions []videosdktest.Session) (oldest, newest time.Time) {
+	for i, s := range sessions {
+		start := s.Start
+		if start.IsZero() {
+			start = videosdktest.DefaultStart
+		}
+		if i == 0 || start.Before(oldest) {
+			oldest = start
+		}
+		if i == 0 || start.After(newest) {
+			newest = start
+		}
+	}
+	return oldest, newest
 }

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|- [flags]
+//	participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|-|videosdk: [flags]
 //	participants-etl schedule --schedule SPEC --sessions ... [flags]
 //	participants-etl demo     [--output DIR] [--chaos]
 //	participants-etl serve    [--list FILE]
@@ -11,7 +11,9 @@
 //	participants-etl version
 //
 // Each run reads a list of session IDs (one per line; blank lines and #
-// comments skipped), fetches every page of every session's participants
+// comments skipped), or with --sessions videosdk: lists the sessions that
+// started in [logical time − --lookback, logical time) through
+// GET /v2/sessions/ (optionally ?roomId=…&customRoomId=…), fetches every page of every session's participants
 // from GET /v2/sessions/{id}/participants, flattens each participant's
 // timelog into one row per join/leave interval, and publishes the rows as
 // zstd Parquet under OUTPUT/participant_timelogs/dt=YYYY-MM-DD/, where a
@@ -63,6 +65,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	// The IANA time zone database, for --timezone and CRON_TZ= in images
@@ -120,6 +123,8 @@ const usageText = `participants-etl exports VideoSDK session participants to Par
 
 Usage:
   participants-etl run      --sessions FILE|gs://BUCKET/OBJECT|- [flags]   one export
+                            --sessions videosdk:[?roomId=ROOM] [--lookback 24h] [flags]
+                                                                          or find the sessions through the API
   participants-etl schedule --schedule SPEC --sessions ... [flags]        an export on every tick
   participants-etl demo     [--output DIR] [--chaos]                      try it against a local simulator
   participants-etl serve    [--list FILE]                                 serve the simulator for run and schedule
@@ -194,7 +199,7 @@ func codeErr(code int) error {
 func (p *process) parseRun(name string, args []string, needSchedule bool) (Config, *slog.Logger, error) {
 	var c Config
 	fs := newFlagSet(name, p.getenv, p.stdout)
-	fs.str(&c.Sessions, "sessions", "ETL_SESSIONS", "", "session IDs, one per line: a file, gs://bucket/object, or - for standard input (required)")
+	fs.str(&c.Sessions, "sessions", "ETL_SESSIONS", "", "session IDs, one per line: a file, gs://bucket/object, or - for standard input; or videosdk: (optionally ?roomId=…&customRoomId=…) to list the sessions that started in the --lookback window before the logical time (required)")
 	fs.str(&c.APIURL, "api-url", "VIDEOSDK_API_URL", extract.DefaultBaseURL, "VideoSDK API base URL")
 	var logical string
 	if !needSchedule {
@@ -222,7 +227,12 @@ func (p *process) parseRun(name string, args []string, needSchedule bool) (Confi
 		return c, nil, err
 	}
 	if c.Sessions == "" {
-		return c, nil, usagef("--sessions is required: a file of session IDs, gs://bucket/object, or - for standard input")
+		return c, nil, usagef("--sessions is required: a file of session IDs, gs://bucket/object, - for standard input, or videosdk: to list them")
+	}
+	if strings.HasPrefix(c.Sessions, extract.VideoSDKSource) {
+		if _, err := extract.ParseVideoSDKSource(c.Sessions); err != nil {
+			return c, nil, usagef("--sessions: %v", err)
+		}
 	}
 	if needSchedule && c.Schedule == "" {
 		return c, nil, usagef("--schedule is required: a cron expression such as \"0 * * * *\", @hourly or @every 15m")

@@ -29,7 +29,11 @@ func (p *process) push(ctx context.Context, cfg Config, log *slog.Logger, rep *p
 	}
 	c := rep.Counts
 	gauge("rows", "Rows exported by the last run.", float64(c.Rows))
-	gauge("sessions_listed", "Distinct valid session IDs in the list.", float64(c.SessionsListed))
+	gauge("sessions_listed", "Distinct valid session IDs in the list, or sessions the API listed for --sessions videosdk:.", float64(c.SessionsListed))
+	if l := rep.Listing; l != nil {
+		gauge("sessions_in_window", "Sessions listed whose start lies in the --lookback window.", float64(l.SessionsInWindow))
+		gauge("list_pages", "Pages of the session list read by the last run.", float64(l.Pages))
+	}
 	gauge("sessions_exported", "Sessions exported by the last run.", float64(c.SessionsExported))
 	gauge("sessions_failed", "Sessions the last run could not export.", float64(c.SessionsFailed))
 	gauge("sessions_invalid", "Invalid lines in the session list.", float64(c.SessionsInvalid))

@@ -20,6 +20,7 @@ func (p *process) options(cfg Config, log *slog.Logger) pipeline.Options {
 		Sessions:    cfg.Sessions,
 		Stdin:       p.stdin,
 		MaxSessions: cfg.MaxSessions,
+		Lookback:    cfg.Lookback,
 		Output:      cfg.Output,
 		Store:       p.store,
 		Write: load.WriteOptions{

@@ -3,16 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 )
 
 // serve runs the built-in VideoSDK simulator on a loopback address until
 // SIGTERM or SIGINT, and prints what `run` and `schedule` need to talk to
-// it: the environment variables and a session list file. It is how a
+// it: the environment variables and a session list file, or the
+// --sessions videosdk: arguments whose window holds every session. It is how a
 // newcomer without VideoSDK credentials follows the README's "Running it".
 func (p *process) serve(ctx context.Context, args []string) error {
 	var (
@@ -45,6 +48,9 @@ func (p *process) serve(ctx context.Context, args []string) error {
 		return usagef("--list %s: %v", list, unwrapPathError(err))
 	}
 	abs, _ := filepath.Abs(list)
+	oldest, newest := demoStarts(sessions)
+	logical := newest.Add(time.Hour)
+	hours := int(math.Ceil(logical.Sub(oldest).Hours()))
 	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, APIKey: demoAPIKey, Secret: []byte(demoSecret)})
 	defer srv.Close()
 	fmt.Fprintf(p.stdout, `# A simulated VideoSDK API with %d sessions is listening; stop it with Ctrl-C.
@@ -53,7 +59,9 @@ export VIDEOSDK_API_URL=%s
 export VIDEOSDK_API_KEY=%s
 export VIDEOSDK_SECRET_KEY=%s
 participants-etl run --sessions %s --output ./out
-`, count, srv.URL(), demoAPIKey, demoSecret, abs)
+# or let the job list the sessions itself (the window holds every generated session):
+participants-etl run --sessions videosdk: --logical-time %s --lookback %dh --output ./out
+`, count, srv.URL(), demoAPIKey, demoSecret, abs, logical.Format(time.RFC3339), hours)
 	<-ctx.Done()
 	return nil
 }

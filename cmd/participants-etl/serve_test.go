@@ -27,17 +27,21 @@ func TestServeThenRun(t *testing.T) {
 	}()
 
 	vars := map[string]string{}
-	var runLine string
+	var runLines []string
 	sc := bufio.NewScanner(pr)
-	for runLine == "" && sc.Scan() {
+	for len(runLines) < 2 && sc.Scan() {
 		line := sc.Text()
 		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok && strings.HasPrefix(line, "export ") {
 			vars[k] = v
 		}
 		if strings.HasPrefix(line, "participants-etl run ") {
-			runLine = line
+			runLines = append(runLines, line)
 		}
 	}
+	if len(runLines) != 2 {
+		t.Fatalf("serve printed run lines %q, want one with the list and one with videosdk:", runLines)
+	}
+	runLine := runLines[0]
 	go io.Copy(io.Discard, pr) // serve prints nothing more, but never block it
 	for _, k := range []string{"VIDEOSDK_API_URL", "VIDEOSDK_API_KEY", "VIDEOSDK_SECRET_KEY"} {
 		if vars[k] == "" {
@@ -55,6 +59,21 @@ func TestServeThenRun(t *testing.T) {
 	}
 	if rep := onlyReport(t, out); rep.Counts.SessionsExported != 12 || rep.Counts.Rows == 0 {
 		t.Errorf("run against serve exported %d sessions, %d rows; want all 12", rep.Counts.SessionsExported, rep.Counts.Rows)
+	}
+
+	// The alternative: the job lists the sessions itself.
+	args := strings.Fields(strings.TrimPrefix(runLines[1], "participants-etl "))
+	if !strings.Contains(runLines[1], "--sessions videosdk:") || args[len(args)-2] != "--output" {
+		t.Fatalf("serve's second run line %q: want --sessions videosdk: ... --output DIR", runLines[1])
+	}
+	out = t.TempDir()
+	args[len(args)-1] = out
+	res = runCLI(t, t.Context(), envMap(vars), "", args...)
+	if res.code != exitOK {
+		t.Fatalf("run --sessions videosdk: against serve: exit %d; stderr:\n%s", res.code, tail(res.stderr, 2000))
+	}
+	if rep := onlyReport(t, out); rep.Counts.SessionsExported != 12 || rep.Listing == nil || rep.Listing.SessionsInWindow != 12 {
+		t.Errorf("run --sessions videosdk: against serve exported %d sessions, listing %+v; want all 12", rep.Counts.SessionsExported, rep.Listing)
 	}
 	cancel()
 	if code := <-served; code != exitOK {

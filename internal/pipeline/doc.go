@@ -1,9 +1,14 @@
 // Package pipeline owns one run of the export: one slot (a logical time and
 // a shard) from the session list to a published table and its report.
 //
-// Run reads the session list (a file, gs://bucket/object, or the reader
-// given for "-"), keeps the IDs of its shard (FNV-1a of the ID, stable
-// across runs), opens the table and begins a load.Run for the slot, fetches
+// Run opens the table, then takes its session IDs from the source
+// (source.go): a list (a file, gs://bucket/object, or the reader given for
+// "-"), or for "videosdk:" the sessions the API lists as started in
+// [LogicalTime − Lookback, LogicalTime) (extract.Client.ListSessions,
+// through the same client and limits as the participants; a listing that
+// fails fails the run before anything is begun, with a report saying why).
+// It keeps the IDs of its shard (FNV-1a of the ID, stable across runs;
+// every shard lists the same window), begins a load.Run for the slot, fetches
 // the sessions through one extract.Client with at most Concurrency requests
 // in flight, turns each session into rows with transform, and hands them to
 // a single writer goroutine. That writer owns the report: fetchers send it
@@ -28,6 +33,16 @@
 // published (exit 1, report written).
 //
 // It hands on a *Report whose ExitCode says what the run means to whoever
-// retries it, and the error that stopped it, if any. Flags, environment,
+// retries it, and the error that stopped it, if any.
+//
+// A "videosdk:" source exports a session at every tick whose window holds
+// its start, so a session still open when its start leaves the window is
+// not fetched again: Lookback must cover the longest session plus the
+// schedule interval. The ledger of an incremental run records complete
+// sessions only and does not lift that rule. Following open sessions past
+// the window would take remembering them: the simplest sound way is for
+// the ledger to record, per slot, the sessions a run wrote while open (with
+// their start), and for the next run to fetch those not since recorded
+// complete beside the window's; not built yet. Flags, environment,
 // signals and schedules are the command's business, not this package's.
 package pipeline

@@ -32,6 +32,7 @@ type Report struct {
 	ExitCode       int                   `json:"exit_code"`
 	Error          string                `json:"error,omitempty"`
 	Sessions       string                `json:"sessions_source"`
+	Listing        *Listing              `json:"listing,omitempty"` // a "videosdk:" source's window and counts
 	Output         string                `json:"output"`
 	Counts         Counts                `json:"counts"`
 	API            extract.Stats         `json:"api"`
@@ -49,7 +50,9 @@ type Shard struct {
 
 // Counts are the report's tallies.
 type Counts struct {
-	// SessionsListed counts the distinct valid IDs in the whole list.
+	// SessionsListed counts the distinct valid IDs in the whole list, or
+	// the distinct sessions the API listed for a "videosdk:" source (in
+	// the window or not).
 	SessionsListed int `json:"sessions_listed"`
 	// SessionsInShard counts those that fall to this shard.
 	SessionsInShard  int `json:"sessions_in_shard"`

@@ -31,9 +31,15 @@ const (
 // Options is everything one run needs. The zero value of a field takes the
 // default its comment names.
 type Options struct {
-	// Sessions is where the session list is: a file, gs://bucket/object, or
-	// "-" for Stdin. Reports name it as given.
+	// Sessions is where the session IDs come from: a file,
+	// gs://bucket/object, "-" for Stdin, or "videosdk:" (with an optional
+	// ?roomId=…&customRoomId=… query) to list the sessions that started in
+	// [LogicalTime − Lookback, LogicalTime) through the API. Reports name
+	// it as given.
 	Sessions string
+	// Lookback is the window of a "videosdk:" source; default
+	// DefaultLookback.
+	Lookback time.Duration
 	Stdin    io.Reader
 	// MaxSessions is the most IDs one list may hold; more are reported
 	// invalid. 0 is no limit; the command's default is DefaultMaxSessions.
@@ -187,6 +193,9 @@ func (r *run) summary(err error) {
 		"participants_without_timelog", c.ParticipantsWithoutTimelog,
 		"requests", rep.API.Requests, "retries_by_cause", rep.API.RetriesByCause, "files", len(rep.Files),
 	}
+	if l := rep.Listing; l != nil {
+		attrs = append(attrs, "sessions_in_window", l.SessionsInWindow, "list_pages", l.Pages, "relists", l.Relists)
+	}
 	switch rep.Status {
 	case StatusStopped:
 		r.log.Warn("run stopped, nothing published", append(attrs, "error", err.Error())...)
@@ -208,15 +217,17 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := r.readSessions(ctx)
+	client, err := extract.NewClient(r.opts.API)
+	if err != nil {
+		return table, err
+	}
+	// A listing that fails leaves a report saying why; nothing is begun.
+	ids, err := r.sessionIDs(ctx, client)
+	r.rep.API = client.Stats()
 	if err != nil {
 		return table, err
 	}
 	if ids, err = r.skipComplete(ctx, table, ids); err != nil {
-		return table, err
-	}
-	client, err := extract.NewClient(r.opts.API)
-	if err != nil {
 		return table, err
 	}
 	lr, err := table.Begin(ctx, r.slot, r.rep.RunID, r.opts.Write)
@@ -264,70 +275,38 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 	return table, r.record(pctx, table, files)
 }
 
-// readSessions reads the list, counts it into the report and returns the
-// IDs of this run's shard.
-func (r *run) readSessions(ctx context.Context) (*shardIDs, error) {
-	src := r.opts.Sessions
-	rc := io.NopCloser(r.opts.Stdin)
-	if src != "-" {
-		var err error
-		// A missing file or object wraps load.ErrStoreAccess: exit 2.
-		if rc, err = load.ReadObject(ctx, src, r.opts.Store); err != nil {
-			return nil, fmt.Errorf("read session list: %w", err)
-		}
-	}
-	defer rc.Close()
-	// A list on a stdin that never closes must not outlast a signal: the
-	// read runs aside, and a stop abandons it (the process is ending).
-	type read struct {
-		list extract.SessionList
-		err  error
-	}
-	done := make(chan read, 1)
-	go func() {
-		list, err := extract.ReadSessionList(rc, r.opts.MaxSessions)
-		done <- read{list, err}
-	}()
-	var list extract.SessionList
-	select {
-	case <-ctx.Done():
-		return nil, fmt.Errorf("stopped while reading the session list %s: %w", src, context.Cause(ctx))
-	case got := <-done:
-		if got.err != nil {
-			return nil, fmt.Errorf("read session list %s: %w", src, got.err)
-		}
-		list = got.list
-	}
-	rep := r.rep
-	rep.Counts.SessionsListed = list.Len()
-	rep.Counts.SessionsInvalid = len(list.Invalid) + list.InvalidOmitted
-	rep.Counts.DuplicateLines = list.Duplicates
-	if r.slot.ShardIndex == 0 { // invalid lines are shard 0's to report
-		rep.Invalid = append(rep.Invalid, list.Invalid...)
-		rep.InvalidOmitted = list.InvalidOmitted
-		for _, bad := range list.Invalid {
-			r.log.Warn("invalid line in session list, not sent", "line", bad.Line, "value", bad.Value, "reason", bad.Reason)
-		}
-	}
-	ids := &shardIDs{list: &list, all: true}
-	if n := r.slot.ShardCount; n > 1 {
-		ids.all = false
+// shardIDs are the IDs of the list that fall to this run's shard, by
+// index into the list, so that they take no more memory than the list.
+type shardIDs struct {
+	list idList
+	all  bool     // the whole list
+	idx  []uint32 // else the indexes of the shard's IDs
+}
+
+// idList is where a run's IDs come from: a read list (*extract.SessionList,
+// compact) or the API's listing (listedIDs).
+type idList interface {
+	Len() int
+	ID(i int) string
+}
+
+// listedIDs are the IDs of sessions the API listed.
+type listedIDs []string
+
+func (l listedIDs) Len() int        { return len(l) }
+func (l listedIDs) ID(i int) string { return l[i] }
+
+// ofShard keeps the IDs of list that fall to shard index of n.
+func ofShard(list idList, index, n int) *shardIDs {
+	ids := &shardIDs{list: list, all: n <= 1}
+	if n > 1 {
 		for i := range list.Len() {
-			if shardOf(list.ID(i), n) == r.slot.ShardIndex {
+			if shardOf(list.ID(i), n) == index {
 				ids.idx = append(ids.idx, uint32(i))
 			}
 		}
 	}
-	rep.Counts.SessionsInShard = ids.Len()
-	return ids, nil
-}
-
-// shardIDs are the IDs of the list that fall to this run's shard, by
-// index into the list, so that they take no more memory than the list.
-type shardIDs struct {
-	list *extract.SessionList
-	all  bool     // the whole list
-	idx  []uint32 // else the indexes of the shard's IDs
+	return ids
 }
 
 func (s *shardIDs) Len() int {

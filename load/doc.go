@@ -34,6 +34,7 @@
 //	participant_timelogs/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>-part-<ppppp>.parquet   the table
 //	_staging/<lt>-shard-<iii>-of-<nnn>/<run_id>/part-<ppppp>.parquet                   a run's parts before Publish
 //	_slots/<lt>-shard-<iii>-of-<nnn>.owner                                              the run that owns the slot (or wrote it last)
+//	_open/shard-<iii>-of-<nnn>/<lt>.txt                                                 sessions a videosdk: tick wrote while open (open.go)
 //	_manifests/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>.txt                             the slot's files, one URI a line
 //	_runs/dt=YYYY-MM-DD/<lt>-shard-<iii>-of-<nnn>-<run_id>.json                        run reports
 //

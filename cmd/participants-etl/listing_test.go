@@ -422,3 +422,43 @@ func TestVideoSDKSourceIncrementalTicks(t *testing.T) {
 		t.Errorf("tick 3 fetched a session tick 2 completed (%s: %v, %s: %v)", finished.ID, got3[finished.ID], fresh.ID, got3[fresh.ID])
 	}
 }
+
+// TestOpenSessionFollowedPastTheWindow: with a lookback of one hour, a
+// session found open at one tick is fetched at the next ticks, after its
+// start has left the window, until it is complete; then no more.
+func TestOpenSessionFollowedPastTheWindow(t *testing.T) {
+	s := small(videosdktest.Generate(28, 1)[0])
+	s.ID = "open-session-0001"
+	s.Participants = append(s.Participants, videosdktest.Participant{ID: "stayer", Name: "Still here",
+		Timelog: []videosdktest.Entry{{Start: "2026-11-26T13:15:00.000Z", EndIs: videosdktest.Null}}})
+	s.Start = listLogical.Add(-50 * time.Minute)
+	other := startAt(small(videosdktest.EndOpen(videosdktest.Generate(29, 1)[0], "2026-11-26T13:59:00Z")), listLogical.Add(-10*time.Minute))
+	srv := newSim(t, videosdktest.Options{Sessions: []videosdktest.Session{s, other}})
+	out := t.TempDir()
+	tick := func(logical time.Time) (pipeline.Report, map[string]bool) {
+		t.Helper()
+		n := len(srv.RequestURIs())
+		at := logical.Format(time.RFC3339)
+		res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "videosdk:", "--incremental",
+			"--output", out, "--api-url", srv.URL(), "--logical-time", at, "--lookback", "1h")
+		if res.code != exitOK {
+			t.Fatalf("tick %s: exit %d; stderr:\n%s", at, res.code, tail(res.stderr, 3000))
+		}
+		return reportAt(t, out, at), srv.ParticipantsRequested(n)
+	}
+	if _, got := tick(listLogical); !got[s.ID] || !got[other.ID] {
+		t.Fatalf("tick 1 fetched %v, want both sessions of its window", got)
+	}
+	// Tick 2's window [14:00, 15:00) holds neither; the open one is carried.
+	rep2, got := tick(listLogical.Add(time.Hour))
+	if !got[s.ID] || got[other.ID] || rep2.Listing == nil || rep2.Listing.CarriedOpen != 1 {
+		t.Fatalf("tick 2 fetched %v (listing %+v); want the open session only, carried", got, rep2.Listing)
+	}
+	srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T15:30:00.000Z"))
+	if rep3, got := tick(listLogical.Add(2 * time.Hour)); !got[s.ID] || rep3.Counts.SessionsCompleted != 1 {
+		t.Fatalf("tick 3 fetched %v, completed %d; want the session, now ended, fetched and completed", got, rep3.Counts.SessionsCompleted)
+	}
+	if _, got := tick(listLogical.Add(3 * time.Hour)); len(got) != 0 {
+		t.Errorf("tick 4 fetched %v; the session was complete at tick 3", got)
+	}
+}

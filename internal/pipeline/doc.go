@@ -35,14 +35,11 @@
 // It hands on a *Report whose ExitCode says what the run means to whoever
 // retries it, and the error that stopped it, if any.
 //
-// A "videosdk:" source exports a session at every tick whose window holds
-// its start, so a session still open when its start leaves the window is
-// not fetched again: Lookback must cover the longest session plus the
-// schedule interval. The ledger of an incremental run records complete
-// sessions only and does not lift that rule. Following open sessions past
-// the window would take remembering them: the simplest sound way is for
-// the ledger to record, per slot, the sessions a run wrote while open (with
-// their start), and for the next run to fetch those not since recorded
-// complete beside the window's; not built yet. Flags, environment,
-// signals and schedules are the command's business, not this package's.
+// A "videosdk:" source exports the sessions whose start lies in the window,
+// plus the sessions the latest earlier tick of the shard wrote while they
+// were still open (load.Table.OpenBefore), so that a session found open is
+// followed past the window until it is complete; every such run records
+// the sessions it wrote open (load.Table.RecordOpen) after its completions.
+// Flags, environment, signals and schedules are the command's business,
+// not this package's.
 package pipeline

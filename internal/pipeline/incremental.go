@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/participants-etl/participants-etl/extract"
 	"github.com/participants-etl/participants-etl/load"
@@ -94,6 +95,13 @@ func (r *run) record(ctx context.Context, table *load.Table, files []load.FileIn
 	err := r.hook(StepLedgerPending)
 	if err == nil {
 		err = table.RecordComplete(ctx, r.slot, r.complete)
+	}
+	if err == nil && strings.HasPrefix(r.opts.Sessions, extract.VideoSDKSource) {
+		// After the completions. A crash in between makes the next tick
+		// carry the earlier tick's open sessions instead; those first found
+		// open at this tick are then still in the next tick's window,
+		// unless the lookback is shorter than the rule of thumb (README).
+		err = table.RecordOpen(ctx, r.slot, r.open)
 	}
 	if err != nil {
 		return &load.PublishedError{Files: files, Step: "record the ledger", Err: err}

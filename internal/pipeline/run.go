@@ -95,6 +95,9 @@ type run struct {
 	// complete is the sessions written whose every interval has an end,
 	// appended by the writer goroutine, then read by record.
 	complete []string
+	// open is the sessions written with an interval still open: a
+	// videosdk: source fetches them again at later ticks (load.RecordOpen).
+	open []string
 }
 
 // Run exports one slot and returns its report, which carries the exit code.
@@ -222,7 +225,7 @@ func (r *run) do(ctx context.Context) (*load.Table, error) {
 		return table, err
 	}
 	// A listing that fails leaves a report saying why; nothing is begun.
-	ids, err := r.sessionIDs(ctx, client)
+	ids, err := r.sessionIDs(ctx, table, client)
 	r.rep.API = client.Stats()
 	if err != nil {
 		return table, err
@@ -353,7 +356,7 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 	// report. Returning an error cancels the fetchers.
 	maxFails := int(r.opts.MaxFailedFraction * float64(ids.Len()))
 	g.Go(func() error {
-		w := newBatchWriter(lr, r.rep, &rows, &r.complete)
+		w := newBatchWriter(lr, r.rep, &rows, &r.complete, &r.open)
 		defer w.release()
 		rep := r.rep
 		for res := range out {
@@ -428,12 +431,13 @@ type batchWriter struct {
 	pending         transform.Stats
 	pendingSessions int
 	pendingComplete []string      // sessions of the batch whose every interval has an end
+	pendingOpen     []string      // and the others
 	rows            *atomic.Int64 // rows written, for progress lines
-	complete        *[]string     // run.complete: written sessions, for the ledger
+	complete, open  *[]string     // run.complete and run.open: written sessions, for the ledger
 }
 
-func newBatchWriter(lr *load.Run, rep *Report, rows *atomic.Int64, complete *[]string) *batchWriter {
-	return &batchWriter{lr: lr, rep: rep, b: transform.NewBuilder(nil), rows: rows, complete: complete}
+func newBatchWriter(lr *load.Run, rep *Report, rows *atomic.Int64, complete, open *[]string) *batchWriter {
+	return &batchWriter{lr: lr, rep: rep, b: transform.NewBuilder(nil), rows: rows, complete: complete, open: open}
 }
 
 // add appends one session's rows, writing the batch if it is full. A
@@ -444,6 +448,8 @@ func (w *batchWriter) add(ctx context.Context, res result) error {
 	w.pendingSessions++
 	if res.complete {
 		w.pendingComplete = append(w.pendingComplete, res.id)
+	} else {
+		w.pendingOpen = append(w.pendingOpen, res.id)
 	}
 	if w.b.Len() >= batchRows {
 		return w.flush(ctx)
@@ -466,7 +472,9 @@ func (w *batchWriter) flush(ctx context.Context) error {
 	w.rep.Counts.SessionsExported += w.pendingSessions
 	w.rows.Add(int64(w.pending.Rows))
 	*w.complete = append(*w.complete, w.pendingComplete...)
-	w.pending, w.pendingSessions, w.pendingComplete = transform.Stats{}, 0, w.pendingComplete[:0]
+	*w.open = append(*w.open, w.pendingOpen...)
+	w.pending, w.pendingSessions = transform.Stats{}, 0
+	w.pendingComplete, w.pendingOpen = w.pendingComplete[:0], w.pendingOpen[:0]
 	return nil
 }
 

@@ -29,19 +29,25 @@ type Listing struct {
 	// Ongoing counts the sessions in the window that the list said were
 	// not over yet: they are exported as they are now.
 	Ongoing int `json:"ongoing"`
+	// CarriedOpen counts sessions outside the window fetched because an
+	// earlier tick wrote them while they were open.
+	CarriedOpen int `json:"carried_open"`
 }
 
 // sessionIDs turns the session source into the IDs of this run's shard,
 // counting what it read into the report: a list (file, gs://, "-") is read
 // and checked; "videosdk:" lists the sessions that started in [logical
 // time − Lookback, logical time) through client.
-func (r *run) sessionIDs(ctx context.Context, client *extract.Client) (*shardIDs, error) {
+func (r *run) sessionIDs(ctx context.Context, table *load.Table, client *extract.Client) (*shardIDs, error) {
 	var (
 		list idList
 		err  error
 	)
 	if strings.HasPrefix(r.opts.Sessions, extract.VideoSDKSource) {
-		list, err = r.listSessions(ctx, client)
+		var listed listedIDs
+		if listed, err = r.listSessions(ctx, client); err == nil {
+			list, err = r.carryOpen(ctx, table, listed)
+		}
 	} else {
 		list, err = r.readSessionList(ctx)
 	}
@@ -51,6 +57,31 @@ func (r *run) sessionIDs(ctx context.Context, client *extract.Client) (*shardIDs
 	ids := ofShard(list, r.slot.ShardIndex, r.slot.ShardCount)
 	r.rep.Counts.SessionsInShard = ids.Len()
 	return ids, nil
+}
+
+// carryOpen adds to the window's sessions those that the latest earlier
+// tick of this shard wrote while they were still open (load.OpenBefore):
+// a session found open is fetched at every tick until it is complete, even
+// after its start has left the window.
+func (r *run) carryOpen(ctx context.Context, table *load.Table, listed listedIDs) (listedIDs, error) {
+	open, _, err := table.OpenBefore(ctx, r.slot)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(listed))
+	for _, id := range listed {
+		seen[id] = true
+	}
+	for _, id := range open {
+		if !seen[id] {
+			listed = append(listed, id)
+			r.rep.Listing.CarriedOpen++
+		}
+	}
+	if n := r.rep.Listing.CarriedOpen; n > 0 {
+		r.log.Info("sessions still open at an earlier tick, fetched again", "sessions_carried_open", n)
+	}
+	return listed, nil
 }
 
 // listSessions lists the window through the API and returns the IDs of the

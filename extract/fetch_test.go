@@ -467,6 +467,7 @@ func TestRateOneTokenPerRequest(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel() // seconds of real time against its own server
 	tests := []struct {
 		fault    videosdktest.Fault
 		after    time.Duration
@@ -539,6 +540,7 @@ func TestCancelledContext(t *testing.T) {
 // rate limit and live sessions, and still returns exactly the simulator's
 // data.
 func TestChaos(t *testing.T) {
+	t.Parallel() // seconds of real time against its own server
 	sessions := videosdktest.Generate(7, 60)
 	srv := newServer(t, videosdktest.Options{
 		Sessions:  sessions,
@@ -640,6 +642,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 // TestRateCutOn429 sets the client's rate at 2.5 times the server's limit:
 // the 429s must slow the whole client down, and every session still arrive.
 func TestRateCutOn429(t *testing.T) {
+	t.Parallel() // seconds of real time against its own server
 	var sessions []videosdktest.Session
 	for i := range 14 {
 		sessions = append(sessions, videosdktest.Session{ID: fmt.Sprint("s", i), Participants: people("p", 120)})

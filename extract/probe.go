@@ -14,7 +14,7 @@ import (
 // the same HTTP error after unusableAfter (more, because a list may well
 // begin with a few sessions that no longer exist).
 const (
-	unreachableAfter = 5
+	unreachableAfter = 4 // the requests the client opens with: one round of them
 	unusableAfter    = 25
 )
 

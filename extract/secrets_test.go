@@ -21,6 +21,7 @@ import (
 // back, and checks that neither the secret nor a token appears in any error
 // or log line.
 func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel() // seconds of real time against its own server
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var errs []string

@@ -48,7 +48,7 @@ func TestUnknownRateLimitIsFound(t *testing.T) {
 		{"Retry-After as an HTTP date", videosdktest.RetryAfterDate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel() // each against its own server
+			t.Parallel()                            // each against its own server
 			sessions := pagedSessions("s", 60, 400) // 8 pages each: 480 pages, 8s at the limit
 			srv := newSim(t, videosdktest.Options{Sessions: sessions, RateLimit: limit, RateLimitRetryAfter: tc.form})
 			out := t.TempDir()

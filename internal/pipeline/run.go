@@ -100,11 +100,13 @@ type run struct {
 	open []string
 }
 
-// Run exports one slot and returns its report, which carries the exit code.
-// The error says why nothing was committed; it is nil when the run
-// committed, even if some sessions failed (rep.ExitCode is then
-// ExitPartial). Run logs a start line and one summary line, and writes the
-// report to the table unless it was stopped by ctx.
+// Run exports one slot and returns its report, which carries the exit code
+// and the status. The error says why the run did not finish: nothing was
+// published, or (a *load.PublishedError) the files were published and a
+// later step failed. It is nil when the run committed, even if some
+// sessions failed (rep.ExitCode is then ExitPartial). Run logs a start line
+// and one summary line, and writes the report to the table whenever the
+// table could be opened, a stopped run's too.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.ShardCount < 1 {
 		opts.ShardCount = 1
@@ -214,7 +216,7 @@ func (r *run) summary(err error) {
 func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
 
 // do is the run proper. It returns the table (for the report) once the
-// output was opened, and an error when nothing was committed.
+// output was opened, and the error that kept the run from finishing.
 func (r *run) do(ctx context.Context) (*load.Table, error) {
 	table, err := load.Open(ctx, r.opts.Output, r.opts.Store) // its errors name the output
 	if err != nil {

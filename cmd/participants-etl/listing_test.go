@@ -376,18 +376,7 @@ func TestVideoSDKSourceIncrementalTicks(t *testing.T) {
 	}
 	srv := newSim(t, videosdktest.Options{Sessions: append(append([]videosdktest.Session{}, ended...), open...),
 		List: videosdktest.ListOptions{MaxPerPage: 5}})
-	out := t.TempDir()
-	tick := func(logical time.Time) (pipeline.Report, map[string]bool) {
-		t.Helper()
-		n := len(srv.RequestURIs())
-		at := logical.Format(time.RFC3339)
-		res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "videosdk:", "--incremental",
-			"--output", out, "--api-url", srv.URL(), "--logical-time", at, "--lookback", "24h")
-		if res.code != exitOK {
-			t.Fatalf("tick %s: exit %d; stderr:\n%s", at, res.code, tail(res.stderr, 3000))
-		}
-		return reportAt(t, out, at), srv.ParticipantsRequested(n)
-	}
+	tick := incrementalTicks(t, srv, "24h")
 
 	rep1, got1 := tick(listLogical)
 	if len(got1) != len(ended)+len(open) || rep1.Counts.SessionsCompleted != len(ended) {
@@ -434,18 +423,7 @@ func TestOpenSessionFollowedPastTheWindow(t *testing.T) {
 	s.Start = listLogical.Add(-50 * time.Minute)
 	other := startAt(small(videosdktest.EndOpen(videosdktest.Generate(29, 1)[0], "2026-11-26T13:59:00Z")), listLogical.Add(-10*time.Minute))
 	srv := newSim(t, videosdktest.Options{Sessions: []videosdktest.Session{s, other}})
-	out := t.TempDir()
-	tick := func(logical time.Time) (pipeline.Report, map[string]bool) {
-		t.Helper()
-		n := len(srv.RequestURIs())
-		at := logical.Format(time.RFC3339)
-		res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "videosdk:", "--incremental",
-			"--output", out, "--api-url", srv.URL(), "--logical-time", at, "--lookback", "1h")
-		if res.code != exitOK {
-			t.Fatalf("tick %s: exit %d; stderr:\n%s", at, res.code, tail(res.stderr, 3000))
-		}
-		return reportAt(t, out, at), srv.ParticipantsRequested(n)
-	}
+	tick := incrementalTicks(t, srv, "1h")
 	if _, got := tick(listLogical); !got[s.ID] || !got[other.ID] {
 		t.Fatalf("tick 1 fetched %v, want both sessions of its window", got)
 	}
@@ -460,5 +438,23 @@ func TestOpenSessionFollowedPastTheWindow(t *testing.T) {
 	}
 	if _, got := tick(listLogical.Add(3 * time.Hour)); len(got) != 0 {
 		t.Errorf("tick 4 fetched %v; the session was complete at tick 3", got)
+	}
+}
+
+// incrementalTicks returns a tick: a run of --sessions videosdk:
+// --incremental with lookback into one output, returning its report and
+// the sessions whose participants it requested.
+func incrementalTicks(t *testing.T, srv *videosdktest.Server, lookback string) func(time.Time) (pipeline.Report, map[string]bool) {
+	out := t.TempDir()
+	return func(logical time.Time) (pipeline.Report, map[string]bool) {
+		t.Helper()
+		n := len(srv.RequestURIs())
+		at := logical.Format(time.RFC3339)
+		res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "videosdk:", "--incremental",
+			"--output", out, "--api-url", srv.URL(), "--logical-time", at, "--lookback", lookback)
+		if res.code != exitOK {
+			t.Fatalf("tick %s: exit %d; stderr:\n%s", at, res.code, tail(res.stderr, 3000))
+		}
+		return reportAt(t, out, at), srv.ParticipantsRequested(n)
 	}
 }

@@ -94,18 +94,27 @@ func (r *run) retract(ctx context.Context, table *load.Table) error {
 func (r *run) record(ctx context.Context, table *load.Table, files []load.FileInfo) error {
 	err := r.hook(StepLedgerPending)
 	if err == nil {
-		err = table.RecordComplete(ctx, r.slot, r.complete)
+		err = table.RecordComplete(ctx, r.slot, r.idsAt(r.complete))
 	}
 	if err == nil && strings.HasPrefix(r.opts.Sessions, extract.VideoSDKSource) {
 		// After the completions. A crash in between makes the next tick
 		// carry the earlier tick's open sessions instead; those first found
 		// open at this tick are then still in the next tick's window,
 		// unless the lookback is shorter than the rule of thumb (README).
-		err = table.RecordOpen(ctx, r.slot, r.open)
+		err = table.RecordOpen(ctx, r.slot, r.idsAt(r.open))
 	}
 	if err != nil {
 		return &load.PublishedError{Files: files, Step: "record the ledger", Err: err}
 	}
 	r.rep.Counts.SessionsCompleted = len(r.complete)
 	return nil
+}
+
+// idsAt is the IDs at the list positions pos.
+func (r *run) idsAt(pos []uint32) []string {
+	ids := make([]string, len(pos))
+	for i, p := range pos {
+		ids[i] = r.list.ID(int(p))
+	}
+	return ids
 }

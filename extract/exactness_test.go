@@ -78,13 +78,7 @@ func TestUnknownLimitExtract(t *testing.T) {
 	start := time.Now()
 	got := fetchAll(context.Background(), c, ids(sessions), 32)
 	took := time.Since(start)
-	for _, want := range sessions {
-		if r := got[want.ID]; r.err != nil {
-			t.Fatalf("session %s: %v", want.ID, r.err)
-		} else {
-			assertExact(t, want, r.session)
-		}
-	}
+	assertAllExact(t, sessions, got)
 	limited := srv.RateLimited()
 	accepted := srv.Requests() - limited
 	t.Logf("%d accepted, %d answered 429 in %v: %.0f%% of %d/s used, 429s %.1f%% of successes",
@@ -107,13 +101,7 @@ func TestRefusedTokenIsRenewed(t *testing.T) {
 	srv := newServer(t, videosdktest.Options{Sessions: sessions, TokenMaxAge: 300 * time.Millisecond, RateLimit: 60, RateBurst: 1})
 	c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: 60})
 	got := fetchAll(context.Background(), c, ids(sessions), 8)
-	for _, want := range sessions {
-		if r := got[want.ID]; r.err != nil {
-			t.Fatalf("session %s: %v", want.ID, r.err)
-		} else {
-			assertExact(t, want, r.session)
-		}
-	}
+	assertAllExact(t, sessions, got)
 	renewed := c.Stats().RetriesByCause[extract.CauseTokenRefused]
 	t.Logf("%d refusals of aged tokens, %d requests retried with a fresh one", srv.TokensAged(), renewed)
 	if srv.TokensAged() == 0 || renewed == 0 {

@@ -65,6 +65,18 @@ type result struct {
 }
 
 // fetchAll fetches ids with workers goroutines, the way the run does.
+// assertAllExact checks that every session arrived, exactly as served.
+func assertAllExact(t *testing.T, sessions []videosdktest.Session, got map[string]result) {
+	t.Helper()
+	for _, want := range sessions {
+		if r := got[want.ID]; r.err != nil {
+			t.Fatalf("session %s: %v", want.ID, r.err)
+		} else {
+			assertExact(t, want, r.session)
+		}
+	}
+}
+
 func fetchAll(ctx context.Context, c *extract.Client, ids []string, workers int) map[string]result {
 	out := make(map[string]result, len(ids))
 	var mu sync.Mutex
@@ -650,13 +662,7 @@ func TestRateCutOn429(t *testing.T) {
 	srv := newServer(t, videosdktest.Options{Sessions: sessions, RateLimit: 40, RateBurst: 4})
 	c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: 100})
 	got := fetchAll(context.Background(), c, ids(sessions), 8)
-	for _, want := range sessions {
-		if r := got[want.ID]; r.err != nil {
-			t.Fatalf("session %s: %v", want.ID, r.err)
-		} else {
-			assertExact(t, want, r.session)
-		}
-	}
+	assertAllExact(t, sessions, got)
 	st := c.Stats()
 	t.Logf("%d requests, %d answered 429", st.Requests, st.RateLimited)
 	if st.RateLimited == 0 {

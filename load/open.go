@@ -27,6 +27,12 @@ func openKey(s Slot) string {
 	return openPrefix(s) + s.LogicalTime.UTC().Format(LogicalTimeLayout) + ".txt"
 }
 
+// openTick is the logical time an object of openPrefix(slot) was written
+// for, read from its name.
+func openTick(slot Slot, key string) (time.Time, error) {
+	return time.Parse(LogicalTimeLayout, strings.TrimSuffix(strings.TrimPrefix(key, openPrefix(slot)), ".txt"))
+}
+
 // OpenBefore returns the sessions that the latest earlier tick of slot's
 // shard (a logical time strictly before slot's) recorded as still open,
 // and that tick's logical time (zero if there is none). A rerun of a tick
@@ -42,7 +48,7 @@ func (t *Table) OpenBefore(ctx context.Context, slot Slot) ([]string, time.Time,
 		current = slot.LogicalTime.UTC().Truncate(time.Second)
 	)
 	for _, o := range objs {
-		at, err := time.Parse(LogicalTimeLayout, strings.TrimSuffix(strings.TrimPrefix(o.Key, openPrefix(slot)), ".txt"))
+		at, err := openTick(slot, o.Key)
 		if err != nil || !at.Before(current) || !at.After(bestAt) {
 			continue
 		}
@@ -90,7 +96,7 @@ func (t *Table) RecordOpen(ctx context.Context, slot Slot, open []string) error 
 	}
 	cutoff := slot.LogicalTime.UTC().AddDate(0, -1, 0)
 	return t.deleteUnless(ctx, openPrefix(slot), func(o objectAttrs) bool {
-		at, err := time.Parse(LogicalTimeLayout, strings.TrimSuffix(strings.TrimPrefix(o.Key, openPrefix(slot)), ".txt"))
+		at, err := openTick(slot, o.Key)
 		return err != nil || !at.Before(cutoff)
 	})
 }

@@ -73,7 +73,7 @@ func benchExport(b *testing.B, bin string, sessions []videosdktest.Session, rows
 	defer srv.Close()
 	list := strings.Join(ids(sessions), "\n")
 	sessions = nil
-	var peak int64
+	var peak, size int64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		out := b.TempDir()
@@ -94,7 +94,12 @@ func benchExport(b *testing.B, bin string, sessions []videosdktest.Session, rows
 			b.Fatalf("exported %d rows of %d; peak_rss_bytes %d", rep.Counts.Rows, rows, rep.PeakRSSBytes)
 		}
 		peak = max(peak, rep.PeakRSSBytes)
+		size = 0
+		for _, f := range rep.Files {
+			size += f.Bytes
+		}
 	}
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(size)/float64(rows), "file-B/row")
 }

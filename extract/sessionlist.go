@@ -3,6 +3,7 @@ package extract
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -29,8 +30,10 @@ const (
 	shownValueBytes = 64
 )
 
-// SessionList is a parsed session list. Its IDs are held compactly, about
-// len(id)+4 bytes each: a list of a million IDs is held for a whole run.
+// SessionList is a parsed session list. Its IDs are held compactly: a list
+// of a million IDs is held for a whole run. A lowercase hex ID of even
+// length (VideoSDK's are 24 digits) takes len(id)/2+4 bytes, any other
+// len(id)+4.
 type SessionList struct {
 	ids        idArena
 	Invalid    []InvalidLine // every line that was not a plausible ID
@@ -43,8 +46,8 @@ type SessionList struct {
 // Len is the number of valid, distinct IDs.
 func (l *SessionList) Len() int { return len(l.ids.ends) }
 
-// ID is the i-th valid, distinct ID in first-seen order. It does not
-// allocate.
+// ID is the i-th valid, distinct ID in first-seen order. A hex ID is
+// spelled out again, in a new string.
 func (l *SessionList) ID(i int) string { return l.ids.sealed(i) }
 
 // All yields the valid, distinct IDs in first-seen order.
@@ -122,12 +125,15 @@ func ReadSessionList(r io.Reader, maxIDs int) (SessionList, error) {
 const arenaChunk = 64 << 10
 
 // idArena holds IDs back to back in strings of arenaChunk bytes, with each
-// ID's end offset: no allocation and no string header per ID. The open
-// chunk is a []byte until it is sealed.
+// ID's end offset: no allocation and no string header per ID. A lowercase
+// hex ID of even length is held as the bytes it spells, half its length,
+// and marked in packed; the mark keeps it apart from a held byte-for-byte
+// ID with the same bytes. The open chunk is a []byte until it is sealed.
 type idArena struct {
 	chunks []string // sealed chunks
 	open   []byte   // the chunk being filled, len(chunks) by index
 	ends   []uint32 // end offset of each ID, counted across chunks
+	packed []uint64 // bit i: the i-th ID is held as the bytes its hex spells
 }
 
 // span is where the i-th ID lies: in chunk k, from start to end within it.
@@ -141,14 +147,34 @@ func (a *idArena) span(i int) (k, start, end int) {
 	return k, s - k*arenaChunk, e - k*arenaChunk
 }
 
+func (a *idArena) isPacked(i int) bool { return a.packed[i/64]&(1<<(i%64)) != 0 }
+
 // sealed is the i-th ID once its chunk is sealed.
 func (a *idArena) sealed(i int) string {
 	k, start, end := a.span(i)
-	return a.chunks[k][start:end]
+	held := a.chunks[k][start:end]
+	if !a.isPacked(i) {
+		return held
+	}
+	var b strings.Builder
+	b.Grow(2 * len(held))
+	for j := range len(held) {
+		b.WriteByte(hexDigits[held[j]>>4])
+		b.WriteByte(hexDigits[held[j]&15])
+	}
+	return b.String()
 }
 
 // equal reports whether the i-th ID is id, sealed or not.
 func (a *idArena) equal(i int, id []byte) bool {
+	if a.isPacked(i) != packable(id) {
+		return false
+	}
+	if a.isPacked(i) {
+		var buf [MaxSessionIDBytes / 2]byte
+		n, _ := hex.Decode(buf[:], id)
+		id = buf[:n]
+	}
 	k, start, end := a.span(i)
 	if k < len(a.chunks) {
 		return a.chunks[k][start:end] == string(id)
@@ -156,27 +182,72 @@ func (a *idArena) equal(i int, id []byte) bool {
 	return bytes.Equal(a.open[start:end], id)
 }
 
-// hash of the i-th ID, sealed or not.
+// hash of the i-th ID as read, sealed or not.
 func (a *idArena) hash(seed maphash.Seed, i int) uint64 {
 	k, start, end := a.span(i)
-	if k < len(a.chunks) {
+	var buf [MaxSessionIDBytes]byte
+	switch {
+	case k < len(a.chunks) && a.isPacked(i):
+		return maphash.Bytes(seed, appendHex(buf[:0], a.chunks[k][start:end]))
+	case k < len(a.chunks):
 		return maphash.String(seed, a.chunks[k][start:end])
+	case a.isPacked(i):
+		return maphash.Bytes(seed, appendHex(buf[:0], a.open[start:end]))
 	}
 	return maphash.Bytes(seed, a.open[start:end])
 }
 
+const hexDigits = "0123456789abcdef"
+
+// appendHex appends the lowercase hex spelling of held to dst.
+func appendHex[T string | []byte](dst []byte, held T) []byte {
+	for j := range len(held) {
+		dst = append(dst, hexDigits[held[j]>>4], hexDigits[held[j]&15])
+	}
+	return dst
+}
+
+// packable reports whether id is held as the bytes its hex spells: even
+// length and lowercase hex digits only, so that spelling the bytes out
+// again gives id back.
+func packable(id []byte) bool {
+	if len(id) == 0 || len(id)%2 != 0 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *idArena) add(id []byte) error {
-	if len(a.open)+len(id) > arenaChunk {
+	pack := packable(id)
+	size := len(id)
+	if pack {
+		size /= 2
+	}
+	if len(a.open)+size > arenaChunk {
 		a.seal()
 	}
-	end := len(a.chunks)*arenaChunk + len(a.open) + len(id)
+	end := len(a.chunks)*arenaChunk + len(a.open) + size
 	if end > math.MaxUint32 {
 		return errors.New("session IDs exceed 4 GiB")
 	}
 	if a.open == nil {
 		a.open = make([]byte, 0, arenaChunk)
 	}
-	a.open = append(a.open, id...)
+	i := len(a.ends)
+	if i%64 == 0 {
+		a.packed = append(a.packed, 0)
+	}
+	if pack {
+		a.open, _ = hex.AppendDecode(a.open, id) // packable: valid hex
+		a.packed[i/64] |= 1 << (i % 64)
+	} else {
+		a.open = append(a.open, id...)
+	}
 	a.ends = append(a.ends, uint32(end))
 	return nil
 }

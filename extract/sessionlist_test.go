@@ -45,6 +45,14 @@ func TestReadSessionList(t *testing.T) {
 		},
 		{name: "byte order mark", in: "\ufeffa\nb\n", wantIDs: []string{"a", "b"}},
 		{
+			// Lowercase hex of even length is held as the bytes it spells;
+			// neither case, length nor those bytes as text may merge IDs.
+			name:     "hex IDs stay apart from their look-alikes",
+			in:       "6176a1b2c3d4e5f601234567\n6176A1B2C3D4E5F601234567\nc2ab\n\u00ab\nabc\nab\n0ab\n6176a1b2c3d4e5f601234567\nc2ab\n",
+			wantIDs:  []string{"6176a1b2c3d4e5f601234567", "6176A1B2C3D4E5F601234567", "c2ab", "\u00ab", "abc", "ab", "0ab"},
+			wantDups: 2,
+		},
+		{
 			name:    "implausible IDs",
 			in:      "ok1\n" + long + "\nnul\x00byte\nbad\xffutf8\ntab\tinside\nok2\ndel\x7f\n",
 			wantIDs: []string{"ok1", "ok2"},
@@ -174,6 +182,33 @@ func TestReadSessionListManyIDs(t *testing.T) {
 	for i, id := range want {
 		if got.ID(i) != id {
 			t.Fatalf("ID(%d) = %q, want %q", i, got.ID(i), id)
+		}
+	}
+}
+
+// TestHexIDsAreHeldInHalf: a list of VideoSDK-like IDs (24 lowercase hex
+// digits) holds 12 bytes of each, besides its 4-byte offset.
+func TestHexIDsAreHeldInHalf(t *testing.T) {
+	const n = 50_000
+	id := func(i int) string { return fmt.Sprintf("%08x%016x", 0x6176a1b2+i, uint64(i)*0x9e3779b97f4a7c15) }
+	var in strings.Builder
+	for i := range n {
+		in.WriteString(id(i) + "\n")
+	}
+	l, err := ReadSessionList(strings.NewReader(in.String()), 0)
+	if err != nil || l.Len() != n {
+		t.Fatalf("%d IDs, err %v", l.Len(), err)
+	}
+	held := len(l.ids.open)
+	for _, c := range l.ids.chunks {
+		held += len(c)
+	}
+	if held != 12*n {
+		t.Errorf("%d bytes hold %d IDs of 24 hex digits, want %d", held, n, 12*n)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		if got := l.ID(i); got != id(i) {
+			t.Errorf("ID(%d) = %q, want %q", i, got, id(i))
 		}
 	}
 }

@@ -550,10 +550,10 @@ func checkCronJob(t *testing.T, r rendered) {
 			t.Errorf("memory limit %s below request %s", l.String(), m.String())
 		}
 		// BenchmarkExport (cmd/participants-etl) measured a peak RSS of up
-		// to 186 MiB at the default flags (4M rows in 615k small sessions,
-		// their completions recorded in the ledger): the request must cover it.
-		if m := req[corev1.ResourceMemory]; m.Cmp(resource.MustParse("187Mi")) < 0 {
-			t.Errorf("memory request %s is below the measured peak of ~186 MiB", m.String())
+		// to 113 MiB at the default flags (4M rows in 615k small sessions),
+		// and GCS adds its 8 MiB upload chunk: the request must cover both.
+		if m := req[corev1.ResourceMemory]; m.Cmp(resource.MustParse("121Mi")) < 0 {
+			t.Errorf("memory request %s is below the measured peak of ~113 MiB plus the 8 MiB GCS chunk", m.String())
 		}
 		if l := lim[corev1.ResourceMemory]; l.Cmp(resource.MustParse("128Mi")) < 0 {
 			t.Errorf("memory limit %s is too small for a Parquet row group", l.String())

@@ -16,33 +16,22 @@ import (
 
 // TestLedger runs the ledger's behaviour against every store.
 func TestLedger(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b testBackend) {
-		tests := []struct {
-			name string
-			f    func(t *testing.T, b testBackend, tbl *Table, raw func() []string)
-		}{
-			{"empty", testLedgerEmpty},
-			{"record and read back", testLedgerRecordRead},
-			{"complete before", testLedgerCompleteBefore},
-			{"read filtered", testLedgerReadFor},
-			{"rerun replaces", testLedgerRerunReplaces},
-			{"retract before a rerun publishes", testLedgerRetract},
-			{"shards", testLedgerShards},
-			{"concurrent writer", testLedgerConcurrentWriter},
-			{"concurrent creator", testLedgerConcurrentCreator},
-			{"endless conflicts", testLedgerEndlessConflicts},
-			{"forget sessions", testLedgerForgetSessions},
-			{"forget a day", testLedgerForgetDay},
-			{"corrupt object", testLedgerCorrupt},
-			{"invalid IDs", testLedgerInvalidIDs},
-			{"store error is not corruption", testLedgerStoreError},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				tbl, raw := b.open(t)
-				tt.f(t, b, tbl, raw)
-			})
-		}
+	runStoreTests(t, []storeTest{
+		{"empty", testLedgerEmpty},
+		{"record and read back", testLedgerRecordRead},
+		{"complete before", testLedgerCompleteBefore},
+		{"read filtered", testLedgerReadFor},
+		{"rerun replaces", testLedgerRerunReplaces},
+		{"retract before a rerun publishes", testLedgerRetract},
+		{"shards", testLedgerShards},
+		{"concurrent writer", testLedgerConcurrentWriter},
+		{"concurrent creator", testLedgerConcurrentCreator},
+		{"endless conflicts", testLedgerEndlessConflicts},
+		{"forget sessions", testLedgerForgetSessions},
+		{"forget a day", testLedgerForgetDay},
+		{"corrupt object", testLedgerCorrupt},
+		{"invalid IDs", testLedgerInvalidIDs},
+		{"store error is not corruption", testLedgerStoreError},
 	})
 }
 

@@ -277,20 +277,28 @@ func ageObject(t *testing.T, b testBackend, tbl *Table, key string) {
 	}
 }
 
-func testLedgerConcurrentWriter(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
-	mustRecord(t, tbl, slot1(tick1), "seed")
-	ageObject(t, b, tbl, ledgerKey(slot1(tick1)))
-	// A writes tick2; between its read and its write, B (a backfill of
-	// tick3 in the same shard and month) writes the same object.
+// recordAgainstB has A record from-a at tick2 while B, another writer of
+// the same shard and month, records from-b at bTick between A's read of
+// the ledger object and A's write; A must write twice, its first write
+// refused by its precondition.
+func recordAgainstB(t *testing.T, tbl *Table, bTick time.Time) {
+	t.Helper()
 	var a *raceDriver
 	tblA, a := racingTable(tbl, func() {
 		a.before = nil
-		mustRecord(t, tbl, slot1(tick3), "from-b")
+		mustRecord(t, tbl, slot1(bTick), "from-b")
 	})
 	mustRecord(t, tblA, slot1(tick2), "from-a")
 	if a.writes != 2 {
 		t.Errorf("A wrote %d times, want 2 (the first refused by its precondition)", a.writes)
 	}
+}
+
+func testLedgerConcurrentWriter(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
+	mustRecord(t, tbl, slot1(tick1), "seed")
+	ageObject(t, b, tbl, ledgerKey(slot1(tick1)))
+	// B is a backfill of tick3.
+	recordAgainstB(t, tbl, tick3)
 	got := ledgerContents(mustReadLedger(t, tbl), []string{"seed", "from-a", "from-b"}, tick1, tick3.Add(time.Hour))
 	if want := []string{"seed@13:00:00", "from-a@14:00:00", "from-b@15:00:00"}; !slices.Equal(got, want) {
 		t.Errorf("ledger = %q, want %q: a writer's entries were lost", got, want)
@@ -300,15 +308,7 @@ func testLedgerConcurrentWriter(t *testing.T, b testBackend, tbl *Table, raw fun
 func testLedgerConcurrentCreator(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
 	// As above, but the object does not exist when A reads: A's write
 	// demands DoesNotExist, and B creates it first.
-	var a *raceDriver
-	tblA, a := racingTable(tbl, func() {
-		a.before = nil
-		mustRecord(t, tbl, slot1(tick1), "from-b")
-	})
-	mustRecord(t, tblA, slot1(tick2), "from-a")
-	if a.writes != 2 {
-		t.Errorf("A wrote %d times, want 2 (the first refused by its precondition)", a.writes)
-	}
+	recordAgainstB(t, tbl, tick1)
 	got := ledgerContents(mustReadLedger(t, tbl), []string{"from-a", "from-b"}, tick1, tick3)
 	if want := []string{"from-a@14:00:00", "from-b@13:00:00"}; !slices.Equal(got, want) {
 		t.Errorf("ledger = %q, want %q: a writer's entries were lost", got, want)

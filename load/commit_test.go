@@ -523,14 +523,7 @@ func TestPublishNamesItsCommitPoint(t *testing.T) {
 		} {
 			tbl, _ := b.open(t)
 			slot := Slot{LogicalTime: lt1, ShardCount: 1}
-			opts := onePartPerSession
-			opts.PublishHook = func(s string) error {
-				if s == tc.step {
-					return errCrash
-				}
-				return nil
-			}
-			r := writeRun(t, tbl, slot, "r", []int{3, 4}, opts)
+			r := writeRun(t, tbl, slot, "r", []int{3, 4}, crashAt(onePartPerSession, tc.step))
 			files, err := r.Publish(context.Background())
 			var pe *PublishedError
 			switch {
@@ -612,71 +605,84 @@ func publishFileBytes(t *testing.T, runID string) []byte {
 
 var errCrash = errors.New("simulated crash")
 
+// crashAt returns opts with a PublishHook that stops Publish after step
+// with errCrash, as if the process died there.
+func crashAt(opts WriteOptions, step string) WriteOptions {
+	opts.PublishHook = func(s string) error {
+		if s == step {
+			return errCrash
+		}
+		return nil
+	}
+	return opts
+}
+
+// crashScenario is a slot's earlier run and a rerun of the slot, which a
+// test kills at one step after another.
+type crashScenario struct {
+	name     string
+	old, new []int        // sessions (rows) of the earlier run and of the rerun
+	opts     WriteOptions // of both
+	parts    int          // files the rerun publishes
+}
+
+// forEachCrash runs f as a subtest per backend, scenario and step, named
+// scenario/step. A rerun of one part has no step "published part 1".
+func forEachCrash(t *testing.T, scenarios []crashScenario, steps []string, f func(t *testing.T, b testBackend, sc crashScenario, step string)) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		for _, sc := range scenarios {
+			for _, step := range steps {
+				if sc.parts == 1 && step == "published part 1" {
+					continue
+				}
+				t.Run(sc.name+"/"+step, func(t *testing.T) { f(t, b, sc, step) })
+			}
+		}
+	})
+}
+
 // TestCommitCrashBetweenSteps kills Publish after each step (the hook
 // returns an error, and nothing else of the run runs: no cleanup, no
 // Abort), checks what a reader listing the table sees against doc.go, and
 // checks that the next run of the slot repairs it.
 func TestCommitCrashBetweenSteps(t *testing.T) {
-	type scenario struct {
-		name     string
-		old, new []int        // sessions (rows) of the previous and the crashing run
-		opts     WriteOptions // of both
-	}
-	scenarios := []scenario{
+	scenarios := []crashScenario{
 		// One part before and after: the reader sees all of the old run or all of the new one.
-		{"one part", []int{5, 6, 7}, []int{5, 6, 7, 8}, WriteOptions{}},
+		{"one part", []int{5, 6, 7}, []int{5, 6, 7, 8}, WriteOptions{}, 1},
 		// Three parts before, two after: see doc.go for the mixed states.
-		{"three parts then two", []int{5, 6, 7}, []int{8, 9}, onePartPerSession},
+		{"three parts then two", []int{5, 6, 7}, []int{8, 9}, onePartPerSession, 2},
 	}
 	steps := []string{"staged", "listed", "published part 0", "published part 1", "extras deleted", "manifest written"}
-	forEachBackend(t, func(t *testing.T, b testBackend) {
-		for _, sc := range scenarios {
-			for _, step := range steps {
-				if sc.name == "one part" && step == "published part 1" {
-					continue
-				}
-				t.Run(sc.name+"/"+step, func(t *testing.T) {
-					tbl, raw := b.open(t)
-					slot := Slot{LogicalTime: lt1, ShardIndex: 1, ShardCount: 3}
-					publishRun(t, tbl, slot, "old", sc.old, sc.opts)
+	forEachCrash(t, scenarios, steps, func(t *testing.T, b testBackend, sc crashScenario, step string) {
+		tbl, raw := b.open(t)
+		slot := Slot{LogicalTime: lt1, ShardIndex: 1, ShardCount: 3}
+		publishRun(t, tbl, slot, "old", sc.old, sc.opts)
 
-					crashing := sc.opts
-					var seen []string
-					crashing.PublishHook = func(s string) error {
-						seen = append(seen, s)
-						if s == step {
-							return errCrash
-						}
-						return nil
-					}
-					r := writeRun(t, tbl, slot, "new", sc.new, crashing)
-					if _, err := r.Publish(context.Background()); !errors.Is(err, errCrash) {
-						t.Fatalf("Publish: %v, want the simulated crash (steps seen: %q)", err, seen)
-					}
-					r.cancel() // the process is gone: its context with it
+		r := writeRun(t, tbl, slot, "new", sc.new, crashAt(sc.opts, step))
+		if _, err := r.Publish(context.Background()); !errors.Is(err, errCrash) {
+			t.Fatalf("Publish: %v, want the simulated crash", err)
+		}
+		r.cancel() // the process is gone: its context with it
 
-					vis := readTable(t, tbl, slot)
-					var runs []string
-					for _, f := range vis {
-						runs = append(runs, f.runID)
-					}
-					want := wantAfterCrash(sc.name, step)
-					if fmt.Sprint(runs) != fmt.Sprint(want) {
-						t.Errorf("table files by run after a crash at %q: %v, want %v", step, runs, want)
-					}
-					if want[0] == "new" && len(want) == len(vis) && !slices.Contains(want, "old") {
-						wantExactlyOnce(t, vis, "new", sc.new)
-					}
+		vis := readTable(t, tbl, slot)
+		var runs []string
+		for _, f := range vis {
+			runs = append(runs, f.runID)
+		}
+		want := wantAfterCrash(sc.name, step)
+		if fmt.Sprint(runs) != fmt.Sprint(want) {
+			t.Errorf("table files by run after a crash at %q: %v, want %v", step, runs, want)
+		}
+		if want[0] == "new" && len(want) == len(vis) && !slices.Contains(want, "old") {
+			wantExactlyOnce(t, vis, "new", sc.new)
+		}
 
-					// The next run (a Job retry) repairs the slot.
-					publishRun(t, tbl, slot, "repair", sc.new, sc.opts)
-					wantExactlyOnce(t, readTable(t, tbl, slot), "repair", sc.new)
-					for _, k := range raw() {
-						if strings.HasPrefix(k, stagingFolder) {
-							t.Errorf("staging left after the repair: %s", k)
-						}
-					}
-				})
+		// The next run (a Job retry) repairs the slot.
+		publishRun(t, tbl, slot, "repair", sc.new, sc.opts)
+		wantExactlyOnce(t, readTable(t, tbl, slot), "repair", sc.new)
+		for _, k := range raw() {
+			if strings.HasPrefix(k, stagingFolder) {
+				t.Errorf("staging left after the repair: %s", k)
 			}
 		}
 	})

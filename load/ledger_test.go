@@ -519,72 +519,54 @@ func testOpenSessionsCarryForward(t *testing.T, b testBackend, tbl *Table, raw f
 // that makes skipping safe: every session the ledger holds complete at the
 // slot's time has rows in the slot's files, as a reader lists them.
 func TestLedgerAroundPublish(t *testing.T) {
-	scenarios := []struct {
-		name string
-		opts WriteOptions
-	}{
-		{"one part", WriteOptions{}},
-		{"a part per session", onePartPerSession},
+	// The first run: s0, s1, s2 complete. The rerun holds s0 and s1 (s2
+	// failed this time).
+	scenarios := []crashScenario{
+		{"one part", []int{5, 6, 7}, []int{5, 6}, WriteOptions{}, 1},
+		{"a part per session", []int{5, 6, 7}, []int{5, 6}, onePartPerSession, 2},
 	}
 	steps := []string{"retracted", "staged", "listed", "published part 0", "published part 1", "extras deleted", "manifest written", "published", ""}
-	forEachBackend(t, func(t *testing.T, b testBackend) {
-		for _, sc := range scenarios {
-			for _, step := range steps {
-				if sc.name == "one part" && step == "published part 1" {
-					continue
-				}
-				t.Run(sc.name+"/"+step, func(t *testing.T) {
-					ctx := context.Background()
-					tbl, _ := b.open(t)
-					slot := Slot{LogicalTime: tick2, ShardIndex: 1, ShardCount: 3}
-					// The first run: s0, s1, s2 complete.
-					publishRun(t, tbl, slot, "first", []int{5, 6, 7}, sc.opts)
-					mustRecord(t, tbl, slot, "s0", "s1", "s2")
+	forEachCrash(t, scenarios, steps, func(t *testing.T, b testBackend, sc crashScenario, step string) {
+		ctx := context.Background()
+		tbl, _ := b.open(t)
+		slot := Slot{LogicalTime: tick2, ShardIndex: 1, ShardCount: 3}
+		publishRun(t, tbl, slot, "first", sc.old, sc.opts)
+		mustRecord(t, tbl, slot, "s0", "s1", "s2")
 
-					// The rerun holds s0 and s1 (s2 failed this time) and dies at step.
-					crashed := func() bool {
-						opts := sc.opts
-						opts.PublishHook = func(s string) error {
-							if s == step {
-								return errCrash
-							}
-							return nil
-						}
-						r := writeRun(t, tbl, slot, "rerun", []int{5, 6}, opts)
-						defer r.cancel() // the process is gone: its context with it
-						if err := tbl.RetractComplete(ctx, slot); err != nil {
-							t.Fatal(err)
-						}
-						if step == "retracted" {
-							return true
-						}
-						if _, err := r.Publish(ctx); err != nil {
-							if !errors.Is(err, errCrash) {
-								t.Fatalf("Publish: %v", err)
-							}
-							return true
-						}
-						if step == "published" {
-							return true
-						}
-						mustRecord(t, tbl, slot, "s0", "s1")
-						return false
-					}()
-					if crashed == (step == "") {
-						t.Fatalf("crashed = %v at step %q", crashed, step)
-					}
-					rows := rowsPerSession(readTable(t, tbl, slot))
-					l := mustReadLedger(t, tbl)
-					for _, id := range []string{"s0", "s1", "s2"} {
-						if l.CompleteBefore(id, tick3) && rows[id] == 0 {
-							t.Errorf("the ledger holds %s complete at %s, the slot's files have no row of it", id, tick2.Format(time.RFC3339))
-						}
-					}
-					if !crashed && l.Len() != 2 {
-						t.Errorf("after the rerun the ledger holds %d sessions, want s0 and s1", l.Len())
-					}
-				})
+		// The rerun dies at step.
+		crashed := func() bool {
+			r := writeRun(t, tbl, slot, "rerun", sc.new, crashAt(sc.opts, step))
+			defer r.cancel() // the process is gone: its context with it
+			if err := tbl.RetractComplete(ctx, slot); err != nil {
+				t.Fatal(err)
 			}
+			if step == "retracted" {
+				return true
+			}
+			if _, err := r.Publish(ctx); err != nil {
+				if !errors.Is(err, errCrash) {
+					t.Fatalf("Publish: %v", err)
+				}
+				return true
+			}
+			if step == "published" {
+				return true
+			}
+			mustRecord(t, tbl, slot, "s0", "s1")
+			return false
+		}()
+		if crashed == (step == "") {
+			t.Fatalf("crashed = %v at step %q", crashed, step)
+		}
+		rows := rowsPerSession(readTable(t, tbl, slot))
+		l := mustReadLedger(t, tbl)
+		for _, id := range []string{"s0", "s1", "s2"} {
+			if l.CompleteBefore(id, tick3) && rows[id] == 0 {
+				t.Errorf("the ledger holds %s complete at %s, the slot's files have no row of it", id, tick2.Format(time.RFC3339))
+			}
+		}
+		if !crashed && l.Len() != 2 {
+			t.Errorf("after the rerun the ledger holds %d sessions, want s0 and s1", l.Len())
 		}
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -94,36 +93,11 @@ func wantRows(t *testing.T, sessions []videosdktest.Session) map[key]transform.R
 	return want
 }
 
-// readTable reads every Parquet file under root/participant_timelogs back
-// into rows, and fails on anything else found there.
+// readTable reads the table under root back through tabletest (see
+// readParquet); anything else found in the table's folder fails t.
 func readTable(t *testing.T, root string) []transform.Row {
 	t.Helper()
-	var rows []transform.Row
-	dir := filepath.Join(root, "participant_timelogs")
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) && path == dir {
-				return filepath.SkipDir
-			}
-			return err
-		}
-		if d.IsDir() {
-			if path != dir && !strings.HasPrefix(d.Name(), "dt=") {
-				t.Errorf("folder %s in the table is not a dt= partition", path)
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".parquet") {
-			t.Errorf("non-Parquet file %s in the table", path)
-			return nil
-		}
-		rows = append(rows, readParquet(t, path)...)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows
+	return tabletest.ReadTable(t, root)
 }
 
 // readParquet reads a file back through tabletest, which finds every column

@@ -107,22 +107,6 @@ func idsOf(sessions []videosdktest.Session, keep func(videosdktest.Session) bool
 	return ids
 }
 
-// readAll reads every Parquet file of the table under root by column name
-// (tabletest: not the writer's own inverse).
-func readAll(t *testing.T, root string) []transform.Row {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(root, "participant_timelogs", "*", "*.parquet"))
-	var rows []transform.Row
-	for _, f := range files {
-		r, err := tabletest.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, r...)
-	}
-	return rows
-}
-
 // latest is the _latest view in Go: for each key, the row extracted last.
 func latest(rows []transform.Row) map[videosdktest.RowKey]transform.Row {
 	out := map[videosdktest.RowKey]transform.Row{}
@@ -141,7 +125,8 @@ func checkLatestEqualsSimulator(t *testing.T, root string, sessions []videosdkte
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := latest(readAll(t, root))
+	// Read by column name (tabletest: not the writer's own inverse).
+	got := latest(tabletest.ReadTable(t, root))
 	diffs := 0
 	for k, w := range want {
 		g, ok := got[k]
@@ -191,11 +176,12 @@ func slotFiles(t *testing.T, root, lt string) map[string][32]byte {
 	return out
 }
 
-func rowsOfRun(rows []transform.Row, runID string) (n int) {
-	for _, r := range rows {
-		if r.RunID == runID {
-			n++
-		}
+// rowsPerRun counts the rows of the table under root by run ID.
+func rowsPerRun(t *testing.T, root string) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, r := range tabletest.ReadTable(t, root) {
+		n[r.RunID]++
 	}
 	return n
 }
@@ -262,7 +248,7 @@ func TestIncrementalTicks(t *testing.T) {
 		t.Errorf("tick 2 counts: skipped %d, fetched open %d; want %d, %d", c.SessionsSkippedComplete, c.SessionsFetchedOpen, len(done1), len(wantAsked2))
 	}
 	checkLatestEqualsSimulator(t, out, srv.Snapshot())
-	rowsTick2 := rowsOfRun(readAll(t, out), rep2.RunID)
+	rowsTick2 := rowsPerRun(t, out)[rep2.RunID]
 
 	// Tick 3 fetches the new sessions that were ongoing at tick 2, now
 	// ended; tick 4 has nothing open: no request, an empty slot, exit 0.
@@ -306,9 +292,9 @@ func TestIncrementalTicks(t *testing.T) {
 	if got := srv.ParticipantsRequested(n); !maps.Equal(got, asked2) {
 		t.Errorf("the rerun of tick 2 requested %v, tick 2 requested %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(asked2)))
 	}
-	rows := readAll(t, out)
-	if got := rowsOfRun(rows, rerun.RunID); got != rowsTick2 || rowsOfRun(rows, rep2.RunID) != 0 {
-		t.Errorf("the rerun of tick 2 holds %d rows (first run's left: %d), tick 2 wrote %d", got, rowsOfRun(rows, rep2.RunID), rowsTick2)
+	perRun := rowsPerRun(t, out)
+	if got := perRun[rerun.RunID]; got != rowsTick2 || perRun[rep2.RunID] != 0 {
+		t.Errorf("the rerun of tick 2 holds %d rows (first run's left: %d), tick 2 wrote %d", got, perRun[rep2.RunID], rowsTick2)
 	}
 	for lt, before := range others {
 		if after := slotFiles(t, out, lt); !maps.Equal(before, after) || len(before) == 0 {

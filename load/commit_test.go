@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -741,44 +739,4 @@ func TestRunRollsOnlyBetweenWrites(t *testing.T) {
 		}
 	}
 	wantExactlyOnce(t, vis, "r", sessions)
-}
-
-// TestBeginSweepsLocalTemporaryFiles: a local write killed before its
-// rename leaves a hidden temporary file, which List never shows; Begin
-// removes it (any age in its own slot, when stale elsewhere).
-func TestBeginSweepsLocalTemporaryFiles(t *testing.T) {
-	tbl, raw := openLocal(t)
-	root := tbl.drv.(*localDriver).root
-	a := Slot{LogicalTime: lt1, ShardIndex: 0, ShardCount: 2}
-	other := Slot{LogicalTime: lt1, ShardIndex: 1, ShardCount: 2}
-	aName, _ := a.name()
-	otherName, _ := other.name()
-	old := time.Now().Add(-3 * DefaultStaleStaging)
-	temps := map[string]bool{ // key: survives Begin of a
-		"_staging/" + aName + "/dead/.part-00000.parquet.tmp-1":     false,
-		"_staging/" + otherName + "/live/.part-00000.parquet.tmp-2": true,
-		"_staging/" + otherName + "/dead/.part-00000.parquet.tmp-3": false, // old
-		"_runs/dt=2026-11-26/.x.json.tmp-4":                         false, // old
-		"_runs/dt=2026-11-26/.y.json.tmp-5":                         true,
-	}
-	for k := range temps {
-		p := filepath.Join(root, filepath.FromSlash(k))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte("partial"), 0o644)
-		if strings.HasSuffix(k, "-3") || strings.HasSuffix(k, "-4") {
-			os.Chtimes(p, old, old)
-			os.Chtimes(filepath.Dir(p), old, old)
-		}
-	}
-	r := writeRun(t, tbl, a, "next", nil, WriteOptions{})
-	defer r.Abort(context.Background())
-	left := raw()
-	for k, survives := range temps {
-		if slices.Contains(left, k) != survives {
-			t.Errorf("%s: survives %v, want %v", k, !survives, survives)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(root, "_staging", aName)); err == nil {
-		t.Errorf("the slot's emptied staging folder was left")
-	}
 }

@@ -29,16 +29,13 @@ func (p *process) demo(ctx context.Context, args []string) error {
 		chaos   bool
 		logical string
 	)
-	fs := newFlagSet("demo", p.getenv, p.stdout)
+	fs := newFlagSet("demo", "Usage: participants-etl demo [flags]\n\n"+
+		"Exports generated sessions from a local VideoSDK simulator; no credentials needed.\n\n", p.getenv, p.stdout)
 	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
 	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions: the same seed starts from the same data (live sessions then grow while they are read, so a few rows may differ)")
 	fs.BoolVar(&chaos, "chaos", false, "make the simulator hostile: a fifth of requests fail in every way the real API can, under a rate limit the job is not told, with tokens refused after a minute")
 	bindLogicalTime(fs, &logical, "", "an hour after the newest generated session starts")
 	bindExport(fs, &c, "./demo-out")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: participants-etl demo [flags]\n\nExports generated sessions from a local VideoSDK simulator; no credentials needed.\n\n")
-		fs.PrintDefaults()
-	}
 	err := fs.parse(args)
 	if err == nil {
 		err = c.validate()

@@ -23,16 +23,12 @@ func (p *process) serve(ctx context.Context, args []string) error {
 		seed  int64
 		list  string
 	)
-	fs := newFlagSet("serve", p.getenv, p.stdout)
+	fs := newFlagSet("serve", "Usage: participants-etl serve [flags]\n\n"+
+		"Serves a simulated VideoSDK API on 127.0.0.1 until interrupted, writes a session\n"+
+		"list, and prints the environment to point run and schedule at it.\n\n", p.getenv, p.stdout)
 	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
 	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions")
 	fs.str(&list, "list", "", "sessions.txt", "where to write the session list (one ID per line)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: participants-etl serve [flags]\n\n"+
-			"Serves a simulated VideoSDK API on 127.0.0.1 until interrupted, writes a session\n"+
-			"list, and prints the environment to point run and schedule at it.\n\n")
-		fs.PrintDefaults()
-	}
 	if err := fs.parse(args); err != nil {
 		return err
 	}

@@ -199,6 +199,32 @@ func onlyReport(t *testing.T, root string) pipeline.Report {
 	return reps[0]
 }
 
+// checkNoStaging fails t if the store folder out holds staged files, which
+// who left behind.
+func checkNoStaging(t *testing.T, out, who string) {
+	t.Helper()
+	if staged, _ := filepath.Glob(filepath.Join(out, "_staging", "*", "*", "*")); len(staged) != 0 {
+		t.Errorf("%s left staging: %v", who, staged)
+	}
+}
+
+// fileStamps describes the table files under root whose names match
+// pattern (as filepath.Match), each with its modification time: it changes
+// when one of them is written again, added or removed.
+func fileStamps(t *testing.T, root, pattern string) string {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(root, "participant_timelogs", "*", pattern))
+	var b strings.Builder
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(p + "@" + fi.ModTime().String() + ";")
+	}
+	return b.String()
+}
+
 func newSim(t *testing.T, opts videosdktest.Options) *videosdktest.Server {
 	t.Helper()
 	opts.APIKey, opts.Secret = testAPIKey, []byte(testSecret)

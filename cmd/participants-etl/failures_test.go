@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,10 +117,7 @@ func TestFailureCeilingCommitsNothing(t *testing.T) {
 	if rows := readTable(t, out); len(rows) != 0 {
 		t.Errorf("%d rows committed past the failure ceiling", len(rows))
 	}
-	staged, _ := filepath.Glob(filepath.Join(out, "_staging", "*", "*", "*"))
-	if len(staged) != 0 {
-		t.Errorf("staging left behind: %v", staged)
-	}
+	checkNoStaging(t, out, "a run past the failure ceiling")
 	if rep := onlyReport(t, out); rep.Status != "failed" || !strings.Contains(rep.Error, "max-failed-fraction") {
 		t.Errorf("report status %q error %q", rep.Status, rep.Error)
 	}
@@ -157,23 +152,10 @@ func TestShardsSplitTheList(t *testing.T) {
 		reps[0].Counts.SessionsInShard == 0 || reps[1].Counts.SessionsInShard == 0 {
 		t.Fatalf("shard reports: %d reports, in-shard counts %d and %d", len(reps), reps[0].Counts.SessionsInShard, reps[1].Counts.SessionsInShard)
 	}
-	shard0, _ := filepath.Glob(filepath.Join(out, "participant_timelogs", "*", "*shard-000-of-002*"))
-	before := statAll(t, shard0)
+	before := fileStamps(t, out, "*shard-000-of-002*")
 	shard("1")
-	if after := statAll(t, shard0); after != before || len(shard0) == 0 {
+	if after := fileStamps(t, out, "*shard-000-of-002*"); after != before || before == "" {
 		t.Errorf("rerun of shard 1 touched shard 0's files: %s → %s", before, after)
 	}
 	checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), "", time.Time{}, time.Now())
-}
-
-func statAll(t *testing.T, paths []string) string {
-	var b strings.Builder
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString(p + "@" + fi.ModTime().String() + ";")
-	}
-	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"sync"
@@ -567,13 +568,22 @@ func (t *Table) replace(ctx context.Context, key string, body []byte, contentTyp
 }
 
 func (t *Table) put(ctx context.Context, key string, body []byte, opts writerOptions) error {
+	return t.write(ctx, key, opts, func(w io.Writer) error {
+		_, err := w.Write(body)
+		return err
+	})
+}
+
+// write creates the object key with what body writes to it; an error of
+// body's discards the object.
+func (t *Table) write(ctx context.Context, key string, opts writerOptions, body func(io.Writer) error) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := t.drv.NewWriter(wctx, key, opts)
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(body); err != nil {
+	if err := body(w); err != nil {
 		cancel()
 		w.Close() //nolint:errcheck // cancelled: discards the object
 		return err

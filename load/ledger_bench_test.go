@@ -52,9 +52,12 @@ func ledgerFixture(b *testing.B, n, months, shards int) (*Table, Slot, func()) {
 		for at, ids := range p.groups {
 			p.groups[at], _ = sortedIDs(ids)
 		}
-		body := p.encode()
-		bytes += int64(len(body))
-		if err := tbl.put(ctx, key, body, writerOptions{}); err != nil {
+		var body strings.Builder
+		if err := p.writeTo(&body); err != nil {
+			b.Fatal(err)
+		}
+		bytes += int64(body.Len())
+		if err := tbl.put(ctx, key, []byte(body.String()), writerOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,20 @@ func TestScheduleThatNeverFiresIsUsage(t *testing.T) {
 		if res.code != exitUsage || !strings.Contains(res.stderr, "never fires") {
 			t.Errorf("%s: exit %d, want 2 saying the schedule never fires; stderr:\n%s", cmd, res.code, tail(res.stderr, 1000))
 		}
+	}
+}
+
+// TestGCTarget: GOGC=50 unless the environment says otherwise, in which
+// case the runtime has already read it and the job leaves it alone.
+func TestGCTarget(t *testing.T) {
+	was := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(was) })
+	tuneGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != defaultGOGC {
+		t.Errorf("GOGC unset: GC percent %d, want %d", got, defaultGOGC)
+	}
+	tuneGC(func(k string) string { return map[string]string{"GOGC": "100"}[k] })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=100 set: GC percent %d, want it left at 100", got)
 	}
 }

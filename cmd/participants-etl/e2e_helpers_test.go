@@ -171,7 +171,7 @@ func checkRows(t *testing.T, got []transform.Row, want map[key]transform.Row, ru
 }
 
 // readReports returns every run report under root/_runs, oldest first.
-func readReports(t *testing.T, root string) []pipeline.Report {
+func readReports(t testing.TB, root string) []pipeline.Report {
 	t.Helper()
 	paths, _ := filepath.Glob(filepath.Join(root, "_runs", "dt=*", "*.json"))
 	var reps []pipeline.Report
@@ -190,7 +190,7 @@ func readReports(t *testing.T, root string) []pipeline.Report {
 	return reps
 }
 
-func onlyReport(t *testing.T, root string) pipeline.Report {
+func onlyReport(t testing.TB, root string) pipeline.Report {
 	t.Helper()
 	reps := readReports(t, root)
 	if len(reps) != 1 {

@@ -65,6 +65,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -91,10 +92,24 @@ const (
 )
 
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	code := runMain(ctx, os.Args[1:], process{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
 	stop()
 	os.Exit(code)
+}
+
+// defaultGOGC is the collector's target when GOGC is not set. The job's
+// heap is mostly long-lived (the open row group, the session list): a
+// collection at 50% growth instead of Go's 100% cost 2% of the run's CPU
+// instead of 1% and took about 20 MiB off the peak (BenchmarkExport).
+const defaultGOGC = 50
+
+// tuneGC sets defaultGOGC unless the environment sets GOGC.
+func tuneGC(getenv env) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
+	}
 }
 
 // process is what the command needs from the outside world. Tests run the

@@ -43,6 +43,9 @@ func (p *process) push(ctx context.Context, cfg Config, log *slog.Logger, rep *p
 	gauge("pages", "Participant pages read by the last run.", float64(c.Pages))
 	gauge("requests", "API requests sent by the last run.", float64(rep.API.Requests))
 	gauge("duration_seconds", "Wall time of the last run.", rep.DurationSec)
+	if rep.PeakRSSBytes > 0 {
+		gauge("peak_rss_bytes", "Peak resident memory of the last run's process, for sizing its memory request.", float64(rep.PeakRSSBytes))
+	}
 	gauge("exit_code", "Exit code of the last run (0 ok, 1 failed, 2 configuration, 3 partial).", float64(code))
 	gauge("last_run_timestamp_seconds", "When the last run finished.", float64(p.clock.Now().Unix()))
 	retries := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "participants_etl", Name: "retries",

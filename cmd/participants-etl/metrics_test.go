@@ -43,7 +43,7 @@ func TestPushgateway(t *testing.T) {
 		t.Fatalf("pushes: %v", paths)
 	}
 	// The body is protobuf-delimited; metric names and values are in it.
-	for _, name := range []string{"participants_etl_rows", "participants_etl_sessions_failed", "participants_etl_sessions_skipped_complete", "participants_etl_sessions_fetched_open", "participants_etl_sessions_completed", "participants_etl_last_success_timestamp_seconds", "participants_etl_duration_seconds"} {
+	for _, name := range []string{"participants_etl_rows", "participants_etl_sessions_failed", "participants_etl_sessions_skipped_complete", "participants_etl_sessions_fetched_open", "participants_etl_sessions_completed", "participants_etl_last_success_timestamp_seconds", "participants_etl_duration_seconds", "participants_etl_peak_rss_bytes"} {
 		if !strings.Contains(bodies[0], name) {
 			t.Errorf("push lacks %s", name)
 		}

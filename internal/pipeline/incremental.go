@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/participants-etl/participants-etl/extract"
@@ -110,11 +111,13 @@ func (r *run) record(ctx context.Context, table *load.Table, files []load.FileIn
 	return nil
 }
 
-// idsAt is the IDs at the list positions pos.
+// idsAt is the IDs at the list positions pos, sorted: the ledger takes a
+// sorted list as it is, without a copy.
 func (r *run) idsAt(pos []uint32) []string {
 	ids := make([]string, len(pos))
 	for i, p := range pos {
 		ids[i] = r.list.ID(int(p))
 	}
+	slices.Sort(ids)
 	return ids
 }

@@ -2,6 +2,9 @@ package pipeline
 
 import (
 	"errors"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/participants-etl/participants-etl/extract"
 	"github.com/participants-etl/participants-etl/load"
@@ -40,6 +43,10 @@ type Report struct {
 	Invalid        []extract.InvalidLine `json:"invalid_lines"`
 	InvalidOmitted int                   `json:"invalid_lines_omitted,omitempty"`
 	Files          []load.FileInfo       `json:"files"`
+	// PeakRSSBytes is the process's peak resident memory (Linux's VmHWM)
+	// when the run finished, for sizing a pod's memory; absent where the
+	// system does not say.
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // Shard is the part of the session list a run exports.
@@ -94,6 +101,7 @@ const (
 // over: the derived counts, the exit code and the status. ctxErr is the
 // run's context's error: a stop is told apart from a failure.
 func (rep *Report) finish(err, ctxErr error) {
+	rep.PeakRSSBytes = peakRSS()
 	rep.Counts.SessionsFailed = len(rep.Failed)
 	rep.Counts.Pages = rep.API.Pages
 	rep.ExitCode = exitCode(err, rep)
@@ -129,4 +137,20 @@ func exitCode(err error, rep *Report) int {
 		// looks the same from here; the Job's retry is the right answer.
 		return ExitFailed
 	}
+}
+
+// peakRSS is this process's peak resident set size in bytes, from
+// /proc/self/status; 0 where there is none (not Linux).
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" && f[2] == "kB" {
+			kib, _ := strconv.ParseInt(f[1], 10, 64)
+			return kib << 10
+		}
+	}
+	return 0
 }

@@ -201,6 +201,9 @@ func (r *run) summary(err error) {
 		"participants_without_timelog", c.ParticipantsWithoutTimelog,
 		"requests", rep.API.Requests, "retries_by_cause", rep.API.RetriesByCause, "files", len(rep.Files),
 	}
+	if rep.PeakRSSBytes > 0 {
+		attrs = append(attrs, "peak_rss_mib", rep.PeakRSSBytes>>20)
+	}
 	if l := rep.Listing; l != nil {
 		attrs = append(attrs, "sessions_in_window", l.SessionsInWindow, "list_pages", l.Pages, "relists", l.Relists)
 	}

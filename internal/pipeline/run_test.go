@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -144,6 +146,8 @@ func readReportFile(t *testing.T, out string) string {
 func TestReportOfAPartialRun(t *testing.T) {
 	srv := newSim(t, 4)
 	opts := runOptions(t, srv, "missing-session")
+	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(heap) // resident, as written: a floor under the peak the report gives
 	rep, err := Run(t.Context(), opts)
 	if err != nil || rep.ExitCode != ExitPartial || rep.Status != "partial" {
 		t.Fatalf("exit %d, status %s, err %v", rep.ExitCode, rep.Status, err)
@@ -156,9 +160,13 @@ func TestReportOfAPartialRun(t *testing.T) {
 		Counts map[string]any `json:"counts"`
 		API    map[string]any `json:"api"`
 		Failed []Failure      `json:"failed_sessions"`
+		Peak   int64          `json:"peak_rss_bytes"`
 	}
 	if err := json.Unmarshal([]byte(b), &written); err != nil {
 		t.Fatal(err)
+	}
+	if floor := int64(heap[0].Value.Uint64()); runtime.GOOS == "linux" && (written.Peak < floor || written.Peak != rep.PeakRSSBytes) {
+		t.Errorf("peak_rss_bytes %d (report %d); the heap's objects alone took %d before the run", written.Peak, rep.PeakRSSBytes, floor)
 	}
 	for _, k := range []string{"requests", "retries_by_cause", "session_rereads", "rate_limited_responses"} {
 		if _, ok := written.API[k]; !ok {

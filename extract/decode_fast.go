@@ -159,46 +159,51 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// stringValue reads a string value as encoding/json would decode it into a
-// Go string.
-func (d *fastDecoder) stringValue() (string, bool) {
+// stringValue reads a string value into dst as encoding/json would decode
+// it into a Go string.
+func (d *fastDecoder) stringValue(dst *string) bool {
 	if d.peek() != '"' {
-		return "", false
+		return false
 	}
 	start := d.i
 	raw, escaped, ok := d.rawString()
 	if !ok {
-		return "", false
+		return false
 	}
 	if escaped || !utf8.Valid(raw) {
 		// Rare: let encoding/json unescape it, or replace invalid bytes.
+		// Into a local, so that dst does not escape to the heap.
 		var s string
 		if json.Unmarshal(d.b[start:d.i], &s) != nil {
-			return "", false
+			return false
 		}
-		return s, true
+		*dst = s
+		return true
 	}
 	if d.str == "" {
 		d.str = string(d.b)
 	}
 	from := start + 1
-	return d.str[from : from+len(raw)], true
+	*dst = d.str[from : from+len(raw)]
+	return true
 }
 
-// stringPtr reads null (nil) or a string into a *string from the slab.
-func (d *fastDecoder) stringPtr() (*string, bool) {
+// stringPtr reads null (nil) or a string into dst, a *string from the slab.
+func (d *fastDecoder) stringPtr(dst **string) bool {
 	if d.null() {
-		return nil, true
+		*dst = nil
+		return true
 	}
-	s, ok := d.stringValue()
-	if !ok {
-		return nil, false
+	var s string
+	if !d.stringValue(&s) {
+		return false
 	}
 	if len(d.strs) == cap(d.strs) {
 		d.strs = make([]string, 0, max(16, 2*cap(d.strs)))
 	}
 	d.strs = append(d.strs, s)
-	return &d.strs[len(d.strs)-1], true
+	*dst = &d.strs[len(d.strs)-1]
+	return true
 }
 
 func (d *fastDecoder) null() bool {
@@ -361,21 +366,27 @@ func (d *fastDecoder) page(page *Page) bool {
 	return d.i == len(d.b)
 }
 
-func (d *fastDecoder) pageInfo(pi *PageInfo) bool {
+// structObject reads an object that the reference decodes into a struct
+// whose fields are named names: value(i) reads the value of names[i], each
+// at most once. Other keys are skipped at depth, unless encoding/json would
+// match them to a field case-insensitively: those go to the reference.
+func (d *fastDecoder) structObject(depth int, names []string, value func(i int) bool) bool {
 	var seen uint8
 	return d.object(func(key []byte) bool {
-		switch string(key) {
-		case "currentPage":
-			return once(&seen, 1) && d.intValue(&pi.CurrentPage)
-		case "perPage":
-			return once(&seen, 2) && d.intValue(&pi.PerPage)
-		case "lastPage":
-			return once(&seen, 4) && d.intValue(&pi.LastPage)
-		case "total":
-			return once(&seen, 8) && d.intValue(&pi.Total)
+		for i, name := range names {
+			if string(key) == name {
+				return once(&seen, 1<<i) && value(i)
+			}
 		}
-		return !foldsTo(key, "currentPage", "perPage", "lastPage", "total") && d.skip(2)
+		return !foldsTo(key, names...) && d.skip(depth)
 	})
+}
+
+var pageInfoNames = []string{"currentPage", "perPage", "lastPage", "total"}
+
+func (d *fastDecoder) pageInfo(pi *PageInfo) bool {
+	fields := [...]*int{&pi.CurrentPage, &pi.PerPage, &pi.LastPage, &pi.Total}
+	return d.structObject(2, pageInfoNames, func(i int) bool { return d.intValue(fields[i]) })
 }
 
 // data reads the session object, or a one-element array of it.
@@ -391,34 +402,16 @@ func (d *fastDecoder) data(page *Page) bool {
 }
 
 func (d *fastDecoder) session(page *Page) bool {
-	if d.peek() != '{' {
-		return false
-	}
 	var seen uint8
 	ok := d.object(func(key []byte) bool {
-		var ok bool
 		switch string(key) {
 		case "id":
-			if !once(&seen, 1) {
-				return false
-			}
-			if d.null() {
-				return true
-			}
-			page.Session.ID, ok = d.stringValue()
-			return ok
+			// null leaves the ID empty, as encoding/json does.
+			return once(&seen, 1) && (d.null() || d.stringValue(&page.Session.ID))
 		case "roomId":
-			if !once(&seen, 2) {
-				return false
-			}
-			page.Session.RoomID, ok = d.stringPtr()
-			return ok
+			return once(&seen, 2) && d.stringPtr(&page.Session.RoomID)
 		case "customRoomId":
-			if !once(&seen, 4) {
-				return false
-			}
-			page.Session.CustomRoomID, ok = d.stringPtr()
-			return ok
+			return once(&seen, 4) && d.stringPtr(&page.Session.CustomRoomID)
 		case "participants":
 			return once(&seen, 8) && d.participants(page)
 		}
@@ -450,25 +443,13 @@ func (d *fastDecoder) participants(page *Page) bool {
 }
 
 func (d *fastDecoder) participant(p *Participant) bool {
-	if d.peek() != '{' {
-		return false
-	}
 	var seen uint8
 	ok := d.object(func(key []byte) bool {
-		var ok bool
 		switch string(key) {
 		case "participantId":
-			if !once(&seen, 1) {
-				return false
-			}
-			p.ParticipantID, ok = d.stringValue()
-			return ok && p.ParticipantID != ""
+			return once(&seen, 1) && d.stringValue(&p.ParticipantID) && p.ParticipantID != ""
 		case "name":
-			if !once(&seen, 2) {
-				return false
-			}
-			p.Name, ok = d.stringPtr()
-			return ok
+			return once(&seen, 2) && d.stringPtr(&p.Name)
 		case "timelog":
 			return once(&seen, 4) && d.timelog(p)
 		}
@@ -506,17 +487,11 @@ func (d *fastDecoder) timelog(p *Participant) bool {
 	return true
 }
 
+var timelogNames = []string{"start", "end"}
+
 func (d *fastDecoder) entry(t *Timelog) bool {
-	var seen uint8
-	return d.object(func(key []byte) bool {
-		switch string(key) {
-		case "start":
-			return once(&seen, 1) && d.timestamp(&t.Start)
-		case "end":
-			return once(&seen, 2) && d.timestamp(&t.End)
-		}
-		return !foldsTo(key, "start", "end") && d.skip(4)
-	})
+	fields := [...]**time.Time{&t.Start, &t.End}
+	return d.structObject(4, timelogNames, func(i int) bool { return d.timestamp(fields[i]) })
 }
 
 func (d *fastDecoder) timestamp(dst **time.Time) bool {

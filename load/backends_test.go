@@ -111,6 +111,26 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b testBackend)) {
 	}
 }
 
+// storeTest is one behaviour of a store, run on an empty Table of it; raw
+// lists what the store holds (see testBackend.open).
+type storeTest struct {
+	name string
+	f    func(t *testing.T, b testBackend, tbl *Table, raw func() []string)
+}
+
+// runStoreTests runs each test as a subtest per backend, each on a table of
+// its own.
+func runStoreTests(t *testing.T, tests []storeTest) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				tbl, raw := b.open(t)
+				tt.f(t, b, tbl, raw)
+			})
+		}
+	})
+}
+
 // expectPrecondition asserts that err is errPrecondition, unless the
 // backend is known not to enforce this precondition and indeed did not.
 func expectPrecondition(t *testing.T, b testBackend, gap string, err error) {

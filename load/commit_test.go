@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -428,6 +426,142 @@ func TestCommitPreconditionStopsOverwrite(t *testing.T) {
 	})
 }
 
+// TestConcurrentRunsOfOneSlot: the run that began last owns the slot; the
+// earlier one publishes nothing and names the run that took over.
+func TestConcurrentRunsOfOneSlot(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		tbl, raw := b.open(t)
+		slot := Slot{LogicalTime: lt1, ShardIndex: 1, ShardCount: 2}
+		publishRun(t, tbl, slot, "before", []int{4}, WriteOptions{})
+
+		first := writeRun(t, tbl, slot, "first", []int{5, 6}, WriteOptions{})
+		second := writeRun(t, tbl, slot, "second", []int{7}, WriteOptions{})
+		if first.PreviousOwner != "before" || second.PreviousOwner != "first" {
+			t.Errorf("previous owners %q and %q, want before (the last writer) and first", first.PreviousOwner, second.PreviousOwner)
+		}
+
+		_, err := first.Publish(context.Background())
+		if !errors.Is(err, ErrSlotTaken) || !strings.Contains(err.Error(), "second") {
+			t.Fatalf("the earlier run's Publish: %v, want ErrSlotTaken naming run second", err)
+		}
+		wantExactlyOnce(t, readTable(t, tbl, slot), "before", []int{4})
+		// The loser's Abort leaves the owner's marker alone.
+		if err := first.Abort(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := second.Publish(context.Background()); err != nil {
+			t.Fatalf("the owner could not publish: %v", err)
+		}
+		wantExactlyOnce(t, readTable(t, tbl, slot), "second", []int{7})
+		for _, k := range raw() {
+			if strings.HasPrefix(k, stagingFolder) {
+				t.Errorf("staging left after the owner published: %s", k)
+			}
+		}
+	})
+}
+
+// TestKilledRunDoesNotBlockTheSlot: a run that died without a word (SIGKILL)
+// leaves its marker; the next run of the slot takes over at once.
+func TestKilledRunDoesNotBlockTheSlot(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		tbl, _ := b.open(t)
+		slot := Slot{LogicalTime: lt1, ShardCount: 1}
+		killed := writeRun(t, tbl, slot, "killed", []int{3}, WriteOptions{})
+		killed.cancel()
+		r := writeRun(t, tbl, slot, "retry", []int{3, 2}, WriteOptions{})
+		if r.PreviousOwner != "killed" {
+			t.Errorf("PreviousOwner %q, want killed", r.PreviousOwner)
+		}
+		if _, err := r.Publish(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wantExactlyOnce(t, readTable(t, tbl, slot), "retry", []int{3, 2})
+	})
+}
+
+func TestShardCountIsFixedPerLogicalTime(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		tbl, _ := b.open(t)
+		ctx := context.Background()
+		publishRun(t, tbl, Slot{LogicalTime: lt1, ShardIndex: 1, ShardCount: 2}, "two", []int{4}, WriteOptions{})
+
+		_, err := tbl.Begin(ctx, Slot{LogicalTime: lt1, ShardIndex: 0, ShardCount: 3}, "three", WriteOptions{})
+		if !errors.Is(err, ErrShardCountChanged) {
+			t.Fatalf("Begin with another shard count: %v, want ErrShardCountChanged", err)
+		}
+		for _, want := range []string{"--shard-count 2", "--shard-count 3", "-of-002"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("message lacks %q: %v", want, err)
+			}
+		}
+		// The same shard count, and another logical time, are fine.
+		for _, slot := range []Slot{{LogicalTime: lt1, ShardIndex: 0, ShardCount: 2}, {LogicalTime: lt2, ShardIndex: 0, ShardCount: 3}} {
+			r, err := tbl.Begin(ctx, slot, "ok", WriteOptions{})
+			if err != nil {
+				t.Fatalf("Begin %+v: %v", slot, err)
+			}
+			r.Abort(ctx)
+		}
+	})
+}
+
+// TestPublishNamesItsCommitPoint: an error before the first copy says
+// nothing is visible; after it, a *PublishedError names the files that are.
+func TestPublishNamesItsCommitPoint(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		for _, tc := range []struct {
+			step      string
+			published int // files a *PublishedError names; -1: not one
+		}{
+			{"listed", -1},
+			{"published part 0", 1},
+			{"extras deleted", 2},
+			{"manifest written", 2},
+		} {
+			tbl, _ := b.open(t)
+			slot := Slot{LogicalTime: lt1, ShardCount: 1}
+			r := writeRun(t, tbl, slot, "r", []int{3, 4}, crashAt(onePartPerSession, tc.step))
+			files, err := r.Publish(context.Background())
+			var pe *PublishedError
+			switch {
+			case !errors.Is(err, errCrash):
+				t.Errorf("%s: Publish: %v, want the simulated failure", tc.step, err)
+			case tc.published < 0 && (errors.As(err, &pe) || files != nil):
+				t.Errorf("%s: a failure before the commit point claims files: %v %v", tc.step, files, err)
+			case tc.published >= 0 && (!errors.As(err, &pe) || len(pe.Files) != tc.published || len(files) != tc.published):
+				t.Errorf("%s: %v (files %d), want a PublishedError naming %d files", tc.step, err, len(files), tc.published)
+			case tc.published >= 0 && !strings.Contains(err.Error(), "published"):
+				t.Errorf("%s: message %q does not say what was published", tc.step, err)
+			}
+			r.Abort(context.Background())
+		}
+	})
+}
+
+func TestCommitted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		tbl, _ := b.open(t)
+		slot := Slot{LogicalTime: lt1, ShardCount: 1}
+		if ok, err := tbl.Committed(context.Background(), slot); ok || err != nil {
+			t.Fatalf("an empty table: Committed %v, %v", ok, err)
+		}
+		r := writeRun(t, tbl, slot, "r", []int{3}, WriteOptions{})
+		if ok, _ := tbl.Committed(context.Background(), slot); ok {
+			t.Errorf("a run that has not published counts as committed")
+		}
+		if _, err := r.Publish(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := tbl.Committed(context.Background(), slot); !ok || err != nil {
+			t.Errorf("after Publish: Committed %v, %v", ok, err)
+		}
+		if ok, _ := tbl.Committed(context.Background(), Slot{LogicalTime: lt2, ShardCount: 1}); ok {
+			t.Errorf("another logical time counts as committed")
+		}
+	})
+}
+
 // TestPublishHookSteps pins the names and order of the steps the hook
 // sees: crash tests of whole processes stop the child at them by name.
 func TestPublishHookSteps(t *testing.T) {
@@ -469,71 +603,84 @@ func publishFileBytes(t *testing.T, runID string) []byte {
 
 var errCrash = errors.New("simulated crash")
 
+// crashAt returns opts with a PublishHook that stops Publish after step
+// with errCrash, as if the process died there.
+func crashAt(opts WriteOptions, step string) WriteOptions {
+	opts.PublishHook = func(s string) error {
+		if s == step {
+			return errCrash
+		}
+		return nil
+	}
+	return opts
+}
+
+// crashScenario is a slot's earlier run and a rerun of the slot, which a
+// test kills at one step after another.
+type crashScenario struct {
+	name     string
+	old, new []int        // sessions (rows) of the earlier run and of the rerun
+	opts     WriteOptions // of both
+	parts    int          // files the rerun publishes
+}
+
+// forEachCrash runs f as a subtest per backend, scenario and step, named
+// scenario/step. A rerun of one part has no step "published part 1".
+func forEachCrash(t *testing.T, scenarios []crashScenario, steps []string, f func(t *testing.T, b testBackend, sc crashScenario, step string)) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		for _, sc := range scenarios {
+			for _, step := range steps {
+				if sc.parts == 1 && step == "published part 1" {
+					continue
+				}
+				t.Run(sc.name+"/"+step, func(t *testing.T) { f(t, b, sc, step) })
+			}
+		}
+	})
+}
+
 // TestCommitCrashBetweenSteps kills Publish after each step (the hook
 // returns an error, and nothing else of the run runs: no cleanup, no
 // Abort), checks what a reader listing the table sees against doc.go, and
 // checks that the next run of the slot repairs it.
 func TestCommitCrashBetweenSteps(t *testing.T) {
-	type scenario struct {
-		name     string
-		old, new []int        // sessions (rows) of the previous and the crashing run
-		opts     WriteOptions // of both
-	}
-	scenarios := []scenario{
+	scenarios := []crashScenario{
 		// One part before and after: the reader sees all of the old run or all of the new one.
-		{"one part", []int{5, 6, 7}, []int{5, 6, 7, 8}, WriteOptions{}},
+		{"one part", []int{5, 6, 7}, []int{5, 6, 7, 8}, WriteOptions{}, 1},
 		// Three parts before, two after: see doc.go for the mixed states.
-		{"three parts then two", []int{5, 6, 7}, []int{8, 9}, onePartPerSession},
+		{"three parts then two", []int{5, 6, 7}, []int{8, 9}, onePartPerSession, 2},
 	}
 	steps := []string{"staged", "listed", "published part 0", "published part 1", "extras deleted", "manifest written"}
-	forEachBackend(t, func(t *testing.T, b testBackend) {
-		for _, sc := range scenarios {
-			for _, step := range steps {
-				if sc.name == "one part" && step == "published part 1" {
-					continue
-				}
-				t.Run(sc.name+"/"+step, func(t *testing.T) {
-					tbl, raw := b.open(t)
-					slot := Slot{LogicalTime: lt1, ShardIndex: 1, ShardCount: 3}
-					publishRun(t, tbl, slot, "old", sc.old, sc.opts)
+	forEachCrash(t, scenarios, steps, func(t *testing.T, b testBackend, sc crashScenario, step string) {
+		tbl, raw := b.open(t)
+		slot := Slot{LogicalTime: lt1, ShardIndex: 1, ShardCount: 3}
+		publishRun(t, tbl, slot, "old", sc.old, sc.opts)
 
-					crashing := sc.opts
-					var seen []string
-					crashing.PublishHook = func(s string) error {
-						seen = append(seen, s)
-						if s == step {
-							return errCrash
-						}
-						return nil
-					}
-					r := writeRun(t, tbl, slot, "new", sc.new, crashing)
-					if _, err := r.Publish(context.Background()); !errors.Is(err, errCrash) {
-						t.Fatalf("Publish: %v, want the simulated crash (steps seen: %q)", err, seen)
-					}
-					r.cancel() // the process is gone: its context with it
+		r := writeRun(t, tbl, slot, "new", sc.new, crashAt(sc.opts, step))
+		if _, err := r.Publish(context.Background()); !errors.Is(err, errCrash) {
+			t.Fatalf("Publish: %v, want the simulated crash", err)
+		}
+		r.cancel() // the process is gone: its context with it
 
-					vis := readTable(t, tbl, slot)
-					var runs []string
-					for _, f := range vis {
-						runs = append(runs, f.runID)
-					}
-					want := wantAfterCrash(sc.name, step)
-					if fmt.Sprint(runs) != fmt.Sprint(want) {
-						t.Errorf("table files by run after a crash at %q: %v, want %v", step, runs, want)
-					}
-					if want[0] == "new" && len(want) == len(vis) && !slices.Contains(want, "old") {
-						wantExactlyOnce(t, vis, "new", sc.new)
-					}
+		vis := readTable(t, tbl, slot)
+		var runs []string
+		for _, f := range vis {
+			runs = append(runs, f.runID)
+		}
+		want := wantAfterCrash(sc.name, step)
+		if fmt.Sprint(runs) != fmt.Sprint(want) {
+			t.Errorf("table files by run after a crash at %q: %v, want %v", step, runs, want)
+		}
+		if want[0] == "new" && len(want) == len(vis) && !slices.Contains(want, "old") {
+			wantExactlyOnce(t, vis, "new", sc.new)
+		}
 
-					// The next run (a Job retry) repairs the slot.
-					publishRun(t, tbl, slot, "repair", sc.new, sc.opts)
-					wantExactlyOnce(t, readTable(t, tbl, slot), "repair", sc.new)
-					for _, k := range raw() {
-						if strings.HasPrefix(k, stagingFolder) {
-							t.Errorf("staging left after the repair: %s", k)
-						}
-					}
-				})
+		// The next run (a Job retry) repairs the slot.
+		publishRun(t, tbl, slot, "repair", sc.new, sc.opts)
+		wantExactlyOnce(t, readTable(t, tbl, slot), "repair", sc.new)
+		for _, k := range raw() {
+			if strings.HasPrefix(k, stagingFolder) {
+				t.Errorf("staging left after the repair: %s", k)
 			}
 		}
 	})
@@ -592,44 +739,4 @@ func TestRunRollsOnlyBetweenWrites(t *testing.T) {
 		}
 	}
 	wantExactlyOnce(t, vis, "r", sessions)
-}
-
-// TestBeginSweepsLocalTemporaryFiles: a local write killed before its
-// rename leaves a hidden temporary file, which List never shows; Begin
-// removes it (any age in its own slot, when stale elsewhere).
-func TestBeginSweepsLocalTemporaryFiles(t *testing.T) {
-	tbl, raw := openLocal(t)
-	root := tbl.drv.(*localDriver).root
-	a := Slot{LogicalTime: lt1, ShardIndex: 0, ShardCount: 2}
-	other := Slot{LogicalTime: lt1, ShardIndex: 1, ShardCount: 2}
-	aName, _ := a.name()
-	otherName, _ := other.name()
-	old := time.Now().Add(-3 * DefaultStaleStaging)
-	temps := map[string]bool{ // key: survives Begin of a
-		"_staging/" + aName + "/dead/.part-00000.parquet.tmp-1":     false,
-		"_staging/" + otherName + "/live/.part-00000.parquet.tmp-2": true,
-		"_staging/" + otherName + "/dead/.part-00000.parquet.tmp-3": false, // old
-		"_runs/dt=2026-11-26/.x.json.tmp-4":                         false, // old
-		"_runs/dt=2026-11-26/.y.json.tmp-5":                         true,
-	}
-	for k := range temps {
-		p := filepath.Join(root, filepath.FromSlash(k))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte("partial"), 0o644)
-		if strings.HasSuffix(k, "-3") || strings.HasSuffix(k, "-4") {
-			os.Chtimes(p, old, old)
-			os.Chtimes(filepath.Dir(p), old, old)
-		}
-	}
-	r := writeRun(t, tbl, a, "next", nil, WriteOptions{})
-	defer r.Abort(context.Background())
-	left := raw()
-	for k, survives := range temps {
-		if slices.Contains(left, k) != survives {
-			t.Errorf("%s: survives %v, want %v", k, !survives, survives)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(root, "_staging", aName)); err == nil {
-		t.Errorf("the slot's emptied staging folder was left")
-	}
 }

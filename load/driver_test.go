@@ -12,25 +12,19 @@ import (
 
 // TestDriverConformance is the one suite every store passes.
 func TestDriverConformance(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b testBackend) {
-		tests := []struct {
-			name string
-			f    func(t *testing.T, b testBackend, d driver, raw func() []string)
-		}{
-			{"write then read", testWriteRead},
-			{"write preconditions", testWritePreconditions},
-			{"cancel aborts a write", testCancelAbortsWrite},
-			{"list", testList},
-			{"copy", testCopy},
-			{"delete", testDelete},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				tbl, raw := b.open(t)
-				tt.f(t, b, tbl.drv, raw)
-			})
-		}
+	runStoreTests(t, []storeTest{
+		driverTest("write then read", testWriteRead),
+		driverTest("write preconditions", testWritePreconditions),
+		driverTest("cancel aborts a write", testCancelAbortsWrite),
+		driverTest("list", testList),
+		driverTest("copy", testCopy),
+		driverTest("delete", testDelete),
 	})
+}
+
+// driverTest is a storeTest of the table's driver alone.
+func driverTest(name string, f func(t *testing.T, b testBackend, d driver, raw func() []string)) storeTest {
+	return storeTest{name, func(t *testing.T, b testBackend, tbl *Table, raw func() []string) { f(t, b, tbl.drv, raw) }}
 }
 
 // payload is bigger than the 256 KiB test chunk, so GCS uploads take

@@ -86,6 +86,23 @@ func BenchmarkLedgerRead(b *testing.B) {
 	const n = 1_000_000
 	tbl, _, report := ledgerFixture(b, n, 12, 4)
 	ctx := context.Background()
+	l, base := benchLedgerRead(b, func() (*Ledger, error) { return tbl.ReadLedger(ctx) })
+	if l.Len() != n {
+		b.Fatalf("ledger holds %d sessions, want %d", l.Len(), n)
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapInuse-base)/n, "kept-B/session")
+	report()
+	runtime.KeepAlive(l)
+}
+
+// benchLedgerRead runs read in b's loop and reports its CPU time per op
+// and the peak heap while reading, above the heap in use before. It returns
+// the last Ledger read and that heap in use before.
+func benchLedgerRead(b *testing.B, read func() (*Ledger, error)) (*Ledger, uint64) {
+	b.Helper()
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
@@ -95,25 +112,17 @@ func BenchmarkLedgerRead(b *testing.B) {
 	b.ResetTimer()
 	cpu := cpuTime()
 	for b.Loop() {
-		l = nil
+		l = nil // the last read may be collected while reading the next
 		var err error
-		if l, err = tbl.ReadLedger(ctx); err != nil {
+		if l, err = read(); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/op")
 	stop()
-	if l.Len() != n {
-		b.Fatalf("ledger holds %d sessions, want %d", l.Len(), n)
-	}
-	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(after.HeapInuse-base.HeapInuse)/n, "kept-B/session")
 	b.ReportMetric(float64(*peak-base.HeapInuse)/(1<<20), "peak-heap-MiB")
-	report()
-	runtime.KeepAlive(l)
+	return l, base.HeapInuse
 }
 
 // BenchmarkLedgerLookup is 1M calls of CompleteBefore (a tick's list) on a
@@ -201,23 +210,8 @@ func BenchmarkLedgerReadFor(b *testing.B) {
 		list[fmt.Sprintf("not-in-ledger-%d", i)] = struct{}{}
 	}
 	full = nil
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	peak, stop := sampleHeap()
-	var l *Ledger
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := cpuTime()
-	for b.Loop() {
-		l = nil
-		if l, err = tbl.ReadLedgerFor(ctx, func(id string) bool { _, ok := list[id]; return ok }); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/op")
-	stop()
+	inList := func(id string) bool { _, ok := list[id]; return ok }
+	l, _ := benchLedgerRead(b, func() (*Ledger, error) { return tbl.ReadLedgerFor(ctx, inList) })
 	if l.Len() != listed/2 {
 		b.Fatalf("ledger holds %d sessions, want %d", l.Len(), listed/2)
 	}
@@ -225,6 +219,5 @@ func BenchmarkLedgerReadFor(b *testing.B) {
 	// below the noise at this size).
 	kept := len(l.ids) + 4*len(l.ends) + 4*len(l.at) + 8*len(l.times)
 	b.ReportMetric(float64(kept)/(1<<10), "kept-KiB")
-	b.ReportMetric(float64(*peak-base.HeapInuse)/(1<<20), "peak-heap-MiB")
 	report()
 }

@@ -14,35 +14,26 @@ import (
 	"time"
 )
 
-// TestLedger runs the ledger's behaviour against every store.
+// TestLedger runs the ledger's behaviour, and that of the open sessions a
+// tick records beside it, against every store.
 func TestLedger(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b testBackend) {
-		tests := []struct {
-			name string
-			f    func(t *testing.T, b testBackend, tbl *Table, raw func() []string)
-		}{
-			{"empty", testLedgerEmpty},
-			{"record and read back", testLedgerRecordRead},
-			{"complete before", testLedgerCompleteBefore},
-			{"read filtered", testLedgerReadFor},
-			{"rerun replaces", testLedgerRerunReplaces},
-			{"retract before a rerun publishes", testLedgerRetract},
-			{"shards", testLedgerShards},
-			{"concurrent writer", testLedgerConcurrentWriter},
-			{"concurrent creator", testLedgerConcurrentCreator},
-			{"endless conflicts", testLedgerEndlessConflicts},
-			{"forget sessions", testLedgerForgetSessions},
-			{"forget a day", testLedgerForgetDay},
-			{"corrupt object", testLedgerCorrupt},
-			{"invalid IDs", testLedgerInvalidIDs},
-			{"store error is not corruption", testLedgerStoreError},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				tbl, raw := b.open(t)
-				tt.f(t, b, tbl, raw)
-			})
-		}
+	runStoreTests(t, []storeTest{
+		{"empty", testLedgerEmpty},
+		{"record and read back", testLedgerRecordRead},
+		{"complete before", testLedgerCompleteBefore},
+		{"read filtered", testLedgerReadFor},
+		{"rerun replaces", testLedgerRerunReplaces},
+		{"retract before a rerun publishes", testLedgerRetract},
+		{"shards", testLedgerShards},
+		{"concurrent writer", testLedgerConcurrentWriter},
+		{"concurrent creator", testLedgerConcurrentCreator},
+		{"endless conflicts", testLedgerEndlessConflicts},
+		{"forget sessions", testLedgerForgetSessions},
+		{"forget a day", testLedgerForgetDay},
+		{"corrupt object", testLedgerCorrupt},
+		{"invalid IDs", testLedgerInvalidIDs},
+		{"store error is not corruption", testLedgerStoreError},
+		{"open sessions carry forward", testOpenSessionsCarryForward},
 	})
 }
 
@@ -286,20 +277,28 @@ func ageObject(t *testing.T, b testBackend, tbl *Table, key string) {
 	}
 }
 
-func testLedgerConcurrentWriter(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
-	mustRecord(t, tbl, slot1(tick1), "seed")
-	ageObject(t, b, tbl, ledgerKey(slot1(tick1)))
-	// A writes tick2; between its read and its write, B (a backfill of
-	// tick3 in the same shard and month) writes the same object.
+// recordAgainstB has A record from-a at tick2 while B, another writer of
+// the same shard and month, records from-b at bTick between A's read of
+// the ledger object and A's write; A must write twice, its first write
+// refused by its precondition.
+func recordAgainstB(t *testing.T, tbl *Table, bTick time.Time) {
+	t.Helper()
 	var a *raceDriver
 	tblA, a := racingTable(tbl, func() {
 		a.before = nil
-		mustRecord(t, tbl, slot1(tick3), "from-b")
+		mustRecord(t, tbl, slot1(bTick), "from-b")
 	})
 	mustRecord(t, tblA, slot1(tick2), "from-a")
 	if a.writes != 2 {
 		t.Errorf("A wrote %d times, want 2 (the first refused by its precondition)", a.writes)
 	}
+}
+
+func testLedgerConcurrentWriter(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
+	mustRecord(t, tbl, slot1(tick1), "seed")
+	ageObject(t, b, tbl, ledgerKey(slot1(tick1)))
+	// B is a backfill of tick3.
+	recordAgainstB(t, tbl, tick3)
 	got := ledgerContents(mustReadLedger(t, tbl), []string{"seed", "from-a", "from-b"}, tick1, tick3.Add(time.Hour))
 	if want := []string{"seed@13:00:00", "from-a@14:00:00", "from-b@15:00:00"}; !slices.Equal(got, want) {
 		t.Errorf("ledger = %q, want %q: a writer's entries were lost", got, want)
@@ -309,15 +308,7 @@ func testLedgerConcurrentWriter(t *testing.T, b testBackend, tbl *Table, raw fun
 func testLedgerConcurrentCreator(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
 	// As above, but the object does not exist when A reads: A's write
 	// demands DoesNotExist, and B creates it first.
-	var a *raceDriver
-	tblA, a := racingTable(tbl, func() {
-		a.before = nil
-		mustRecord(t, tbl, slot1(tick1), "from-b")
-	})
-	mustRecord(t, tblA, slot1(tick2), "from-a")
-	if a.writes != 2 {
-		t.Errorf("A wrote %d times, want 2 (the first refused by its precondition)", a.writes)
-	}
+	recordAgainstB(t, tbl, tick1)
 	got := ledgerContents(mustReadLedger(t, tbl), []string{"from-a", "from-b"}, tick1, tick3)
 	if want := []string{"from-a@14:00:00", "from-b@13:00:00"}; !slices.Equal(got, want) {
 		t.Errorf("ledger = %q, want %q: a writer's entries were lost", got, want)
@@ -475,77 +466,107 @@ func testLedgerStoreError(t *testing.T, b testBackend, tbl *Table, raw func() []
 	}
 }
 
+// testOpenSessionsCarryForward: each tick reads what the latest earlier
+// tick of its shard recorded open; a rerun reads the same; shards and later
+// ticks do not count.
+func testOpenSessionsCarryForward(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
+	ctx := context.Background()
+	at := func(h int, shard int) Slot {
+		return Slot{LogicalTime: baseTime.Add(time.Duration(h) * time.Hour), ShardIndex: shard, ShardCount: 2}
+	}
+	if ids, when, err := tbl.OpenBefore(ctx, at(1, 0)); err != nil || ids != nil || !when.IsZero() {
+		t.Fatalf("empty store: %v %v %v", ids, when, err)
+	}
+	for _, rec := range []struct {
+		slot Slot
+		ids  []string
+	}{
+		{at(1, 0), []string{"b", "a"}},
+		{at(2, 0), []string{"c"}},
+		{at(1, 1), []string{"other-shard"}},
+		{at(3, 0), []string{"later"}},
+	} {
+		if err := tbl.RecordOpen(ctx, rec.slot, rec.ids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		slot Slot
+		want []string
+	}{
+		{at(1, 0), nil},                // nothing earlier
+		{at(2, 0), []string{"a", "b"}}, // tick 1's, sorted
+		{at(3, 0), []string{"c"}},      // the latest earlier tick only
+		{at(2, 1), []string{"other-shard"}},
+		{at(9, 0), []string{"later"}},
+	} {
+		got, _, err := tbl.OpenBefore(ctx, tc.slot)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("OpenBefore(%s shard %d) = %v, %v; want %v", tc.slot.LogicalTime.Format(time.RFC3339), tc.slot.ShardIndex, got, err, tc.want)
+		}
+	}
+	// A rerun of tick 2 replaces its record.
+	if err := tbl.RecordOpen(ctx, at(2, 0), []string{"d"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := tbl.OpenBefore(ctx, at(3, 0)); !slices.Equal(got, []string{"d"}) {
+		t.Errorf("after a rerun of tick 2: %v, want [d]", got)
+	}
+}
+
 // TestLedgerAroundPublish kills a rerun at every step of the ledger's
 // protocol around Publish (L1, P's steps, L2) and checks the invariant
 // that makes skipping safe: every session the ledger holds complete at the
 // slot's time has rows in the slot's files, as a reader lists them.
 func TestLedgerAroundPublish(t *testing.T) {
-	scenarios := []struct {
-		name string
-		opts WriteOptions
-	}{
-		{"one part", WriteOptions{}},
-		{"a part per session", onePartPerSession},
+	// The first run: s0, s1, s2 complete. The rerun holds s0 and s1 (s2
+	// failed this time).
+	scenarios := []crashScenario{
+		{"one part", []int{5, 6, 7}, []int{5, 6}, WriteOptions{}, 1},
+		{"a part per session", []int{5, 6, 7}, []int{5, 6}, onePartPerSession, 2},
 	}
 	steps := []string{"retracted", "staged", "listed", "published part 0", "published part 1", "extras deleted", "manifest written", "published", ""}
-	forEachBackend(t, func(t *testing.T, b testBackend) {
-		for _, sc := range scenarios {
-			for _, step := range steps {
-				if sc.name == "one part" && step == "published part 1" {
-					continue
-				}
-				t.Run(sc.name+"/"+step, func(t *testing.T) {
-					ctx := context.Background()
-					tbl, _ := b.open(t)
-					slot := Slot{LogicalTime: tick2, ShardIndex: 1, ShardCount: 3}
-					// The first run: s0, s1, s2 complete.
-					publishRun(t, tbl, slot, "first", []int{5, 6, 7}, sc.opts)
-					mustRecord(t, tbl, slot, "s0", "s1", "s2")
+	forEachCrash(t, scenarios, steps, func(t *testing.T, b testBackend, sc crashScenario, step string) {
+		ctx := context.Background()
+		tbl, _ := b.open(t)
+		slot := Slot{LogicalTime: tick2, ShardIndex: 1, ShardCount: 3}
+		publishRun(t, tbl, slot, "first", sc.old, sc.opts)
+		mustRecord(t, tbl, slot, "s0", "s1", "s2")
 
-					// The rerun holds s0 and s1 (s2 failed this time) and dies at step.
-					crashed := func() bool {
-						opts := sc.opts
-						opts.PublishHook = func(s string) error {
-							if s == step {
-								return errCrash
-							}
-							return nil
-						}
-						r := writeRun(t, tbl, slot, "rerun", []int{5, 6}, opts)
-						defer r.cancel() // the process is gone: its context with it
-						if err := tbl.RetractComplete(ctx, slot); err != nil {
-							t.Fatal(err)
-						}
-						if step == "retracted" {
-							return true
-						}
-						if _, err := r.Publish(ctx); err != nil {
-							if !errors.Is(err, errCrash) {
-								t.Fatalf("Publish: %v", err)
-							}
-							return true
-						}
-						if step == "published" {
-							return true
-						}
-						mustRecord(t, tbl, slot, "s0", "s1")
-						return false
-					}()
-					if crashed == (step == "") {
-						t.Fatalf("crashed = %v at step %q", crashed, step)
-					}
-					rows := rowsPerSession(readTable(t, tbl, slot))
-					l := mustReadLedger(t, tbl)
-					for _, id := range []string{"s0", "s1", "s2"} {
-						if l.CompleteBefore(id, tick3) && rows[id] == 0 {
-							t.Errorf("the ledger holds %s complete at %s, the slot's files have no row of it", id, tick2.Format(time.RFC3339))
-						}
-					}
-					if !crashed && l.Len() != 2 {
-						t.Errorf("after the rerun the ledger holds %d sessions, want s0 and s1", l.Len())
-					}
-				})
+		// The rerun dies at step.
+		crashed := func() bool {
+			r := writeRun(t, tbl, slot, "rerun", sc.new, crashAt(sc.opts, step))
+			defer r.cancel() // the process is gone: its context with it
+			if err := tbl.RetractComplete(ctx, slot); err != nil {
+				t.Fatal(err)
 			}
+			if step == "retracted" {
+				return true
+			}
+			if _, err := r.Publish(ctx); err != nil {
+				if !errors.Is(err, errCrash) {
+					t.Fatalf("Publish: %v", err)
+				}
+				return true
+			}
+			if step == "published" {
+				return true
+			}
+			mustRecord(t, tbl, slot, "s0", "s1")
+			return false
+		}()
+		if crashed == (step == "") {
+			t.Fatalf("crashed = %v at step %q", crashed, step)
+		}
+		rows := rowsPerSession(readTable(t, tbl, slot))
+		l := mustReadLedger(t, tbl)
+		for _, id := range []string{"s0", "s1", "s2"} {
+			if l.CompleteBefore(id, tick3) && rows[id] == 0 {
+				t.Errorf("the ledger holds %s complete at %s, the slot's files have no row of it", id, tick2.Format(time.RFC3339))
+			}
+		}
+		if !crashed && l.Len() != 2 {
+			t.Errorf("after the rerun the ledger holds %d sessions, want s0 and s1", l.Len())
 		}
 	})
 }

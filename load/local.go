@@ -173,16 +173,7 @@ func (d *localDriver) List(ctx context.Context, prefix string) ([]objectAttrs, e
 		start = filepath.Join(d.root, filepath.FromSlash(prefix[:i]))
 	}
 	var out []objectAttrs
-	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	err := walk(ctx, start, func(p string, e fs.DirEntry) error {
 		if strings.HasPrefix(e.Name(), ".") && p != start {
 			if e.IsDir() {
 				return filepath.SkipDir
@@ -412,6 +403,24 @@ func syncDir(dir string) error {
 
 // localErr maps file system errors onto the driver's: absent files to
 // errNotExist, permission problems to ErrStoreAccess.
+// walk calls visit for start and everything below it, as filepath.WalkDir
+// does, until ctx is done. What is missing (start, or an entry removed
+// while walking) is skipped: to a store, it holds no objects.
+func walk(ctx context.Context, start string, visit func(p string, e fs.DirEntry) error) error {
+	return filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return visit(p, e)
+	})
+}
+
 func localErr(op, p string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -429,16 +438,7 @@ func localErr(op, p string, err error) error {
 func (d *localDriver) sweep(ctx context.Context, prefix string, cutoff time.Time) error {
 	start := filepath.Join(d.root, filepath.FromSlash(prefix))
 	var dirs []string
-	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	err := walk(ctx, start, func(p string, e fs.DirEntry) error {
 		if e.IsDir() {
 			// Only old directories: a fresh one may be about to get a file.
 			if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {

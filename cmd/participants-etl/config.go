@@ -84,9 +84,15 @@ type flagSet struct {
 	err    error
 }
 
-func newFlagSet(name string, getenv env, out io.Writer) *flagSet {
+// newFlagSet returns the flags of subcommand name, whose -help prints usage
+// (the synopsis and what the command does) and then the flags.
+func newFlagSet(name, usage string, getenv env, out io.Writer) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	return &flagSet{FlagSet: fs, getenv: getenv}
 }
 

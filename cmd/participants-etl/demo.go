@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -12,8 +14,9 @@ import (
 	"github.com/participants-etl/participants-etl/internal/pipeline"
 )
 
-// The demo's simulator accepts only tokens signed with this made-up pair,
-// so the demo exercises the same minting and checking as production.
+// The simulator of demo and serve accepts only tokens signed with this
+// made-up pair, so they exercise the same minting and checking as
+// production.
 const (
 	demoAPIKey = "demo-api-key"
 	demoSecret = "demo-secret-not-a-real-one"
@@ -29,16 +32,13 @@ func (p *process) demo(ctx context.Context, args []string) error {
 		chaos   bool
 		logical string
 	)
-	fs := newFlagSet("demo", p.getenv, p.stdout)
+	fs := newFlagSet("demo", "Usage: participants-etl demo [flags]\n\n"+
+		"Exports generated sessions from a local VideoSDK simulator; no credentials needed.\n\n", p.getenv, p.stdout)
 	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
 	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions: the same seed starts from the same data (live sessions then grow while they are read, so a few rows may differ)")
 	fs.BoolVar(&chaos, "chaos", false, "make the simulator hostile: a fifth of requests fail in every way the real API can, under a rate limit the job is not told, with tokens refused after a minute")
 	bindLogicalTime(fs, &logical, "", "an hour after the newest generated session starts")
 	bindExport(fs, &c, "./demo-out")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: participants-etl demo [flags]\n\nExports generated sessions from a local VideoSDK simulator; no credentials needed.\n\n")
-		fs.PrintDefaults()
-	}
 	err := fs.parse(args)
 	if err == nil {
 		err = c.validate()
@@ -102,6 +102,56 @@ Try it in DuckDB (duckdb -c "..." or any DuckDB client); this run's rows only:
 `, rep.Counts.Rows, rep.Counts.SessionsExported, abs, abs, opts.LogicalTime.UTC().Format("2006-01-02"), abs, abs, rep.RunID)
 	}
 	return codeErr(rep.ExitCode)
+}
+
+// serve runs the built-in VideoSDK simulator on a loopback address until
+// SIGTERM or SIGINT, and prints what `run` and `schedule` need to talk to
+// it: the environment variables and a session list file, or the
+// --sessions videosdk: arguments whose window holds every session. It is how a
+// newcomer without VideoSDK credentials follows the README's "Running it".
+func (p *process) serve(ctx context.Context, args []string) error {
+	var (
+		count int
+		seed  int64
+		list  string
+	)
+	fs := newFlagSet("serve", "Usage: participants-etl serve [flags]\n\n"+
+		"Serves a simulated VideoSDK API on 127.0.0.1 until interrupted, writes a session\n"+
+		"list, and prints the environment to point run and schedule at it.\n\n", p.getenv, p.stdout)
+	fs.int(&count, "session-count", "", 300, "sessions the simulator generates")
+	fs.Int64Var(&seed, "seed", 1, "seed of the generated sessions")
+	fs.str(&list, "list", "", "sessions.txt", "where to write the session list (one ID per line)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if count < 1 || count > 100_000 {
+		return usagef("--session-count %d: want 1 to 100000", count)
+	}
+	sessions := videosdktest.Generate(seed, count)
+	var ids strings.Builder
+	for _, s := range sessions {
+		ids.WriteString(s.ID + "\n")
+	}
+	if err := os.WriteFile(list, []byte(ids.String()), 0o644); err != nil {
+		return usagef("--list %s: %v", list, unwrapPathError(err))
+	}
+	abs, _ := filepath.Abs(list)
+	oldest, newest := demoStarts(sessions)
+	logical := newest.Add(time.Hour)
+	hours := int(math.Ceil(logical.Sub(oldest).Hours()))
+	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, APIKey: demoAPIKey, Secret: []byte(demoSecret)})
+	defer srv.Close()
+	fmt.Fprintf(p.stdout, `# A simulated VideoSDK API with %d sessions is listening; stop it with Ctrl-C.
+# In another shell:
+export VIDEOSDK_API_URL=%s
+export VIDEOSDK_API_KEY=%s
+export VIDEOSDK_SECRET_KEY=%s
+participants-etl run --sessions %s --output ./out
+# or let the job list the sessions itself (the window holds every generated session):
+participants-etl run --sessions videosdk: --logical-time %s --lookback %dh --output ./out
+`, count, srv.URL(), demoAPIKey, demoSecret, abs, logical.Format(time.RFC3339), hours)
+	<-ctx.Done()
+	return nil
 }
 
 // demoStarts returns the earliest and the latest start of sessions.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -94,36 +93,11 @@ func wantRows(t *testing.T, sessions []videosdktest.Session) map[key]transform.R
 	return want
 }
 
-// readTable reads every Parquet file under root/participant_timelogs back
-// into rows, and fails on anything else found there.
+// readTable reads the table under root back through tabletest (see
+// readParquet); anything else found in the table's folder fails t.
 func readTable(t *testing.T, root string) []transform.Row {
 	t.Helper()
-	var rows []transform.Row
-	dir := filepath.Join(root, "participant_timelogs")
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) && path == dir {
-				return filepath.SkipDir
-			}
-			return err
-		}
-		if d.IsDir() {
-			if path != dir && !strings.HasPrefix(d.Name(), "dt=") {
-				t.Errorf("folder %s in the table is not a dt= partition", path)
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".parquet") {
-			t.Errorf("non-Parquet file %s in the table", path)
-			return nil
-		}
-		rows = append(rows, readParquet(t, path)...)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows
+	return tabletest.ReadTable(t, root)
 }
 
 // readParquet reads a file back through tabletest, which finds every column
@@ -223,6 +197,32 @@ func onlyReport(t testing.TB, root string) pipeline.Report {
 		t.Fatalf("%d run reports, want 1", len(reps))
 	}
 	return reps[0]
+}
+
+// checkNoStaging fails t if the store folder out holds staged files, which
+// who left behind.
+func checkNoStaging(t *testing.T, out, who string) {
+	t.Helper()
+	if staged, _ := filepath.Glob(filepath.Join(out, "_staging", "*", "*", "*")); len(staged) != 0 {
+		t.Errorf("%s left staging: %v", who, staged)
+	}
+}
+
+// fileStamps describes the table files under root whose names match
+// pattern (as filepath.Match), each with its modification time: it changes
+// when one of them is written again, added or removed.
+func fileStamps(t *testing.T, root, pattern string) string {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(root, "participant_timelogs", "*", pattern))
+	var b strings.Builder
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(p + "@" + fi.ModTime().String() + ";")
+	}
+	return b.String()
 }
 
 func newSim(t *testing.T, opts videosdktest.Options) *videosdktest.Server {

@@ -1,14 +1,7 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -124,10 +117,7 @@ func TestFailureCeilingCommitsNothing(t *testing.T) {
 	if rows := readTable(t, out); len(rows) != 0 {
 		t.Errorf("%d rows committed past the failure ceiling", len(rows))
 	}
-	staged, _ := filepath.Glob(filepath.Join(out, "_staging", "*", "*", "*"))
-	if len(staged) != 0 {
-		t.Errorf("staging left behind: %v", staged)
-	}
+	checkNoStaging(t, out, "a run past the failure ceiling")
 	if rep := onlyReport(t, out); rep.Status != "failed" || !strings.Contains(rep.Error, "max-failed-fraction") {
 		t.Errorf("report status %q error %q", rep.Status, rep.Error)
 	}
@@ -162,64 +152,10 @@ func TestShardsSplitTheList(t *testing.T) {
 		reps[0].Counts.SessionsInShard == 0 || reps[1].Counts.SessionsInShard == 0 {
 		t.Fatalf("shard reports: %d reports, in-shard counts %d and %d", len(reps), reps[0].Counts.SessionsInShard, reps[1].Counts.SessionsInShard)
 	}
-	shard0, _ := filepath.Glob(filepath.Join(out, "participant_timelogs", "*", "*shard-000-of-002*"))
-	before := statAll(t, shard0)
+	before := fileStamps(t, out, "*shard-000-of-002*")
 	shard("1")
-	if after := statAll(t, shard0); after != before || len(shard0) == 0 {
+	if after := fileStamps(t, out, "*shard-000-of-002*"); after != before || before == "" {
 		t.Errorf("rerun of shard 1 touched shard 0's files: %s → %s", before, after)
 	}
 	checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), "", time.Time{}, time.Now())
-}
-
-func statAll(t *testing.T, paths []string) string {
-	var b strings.Builder
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString(p + "@" + fi.ModTime().String() + ";")
-	}
-	return b.String()
-}
-
-func TestPushgateway(t *testing.T) {
-	var (
-		mu     sync.Mutex
-		bodies []string
-		paths  []string
-	)
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies, paths = append(bodies, string(b)), append(paths, r.Method+" "+r.URL.Path)
-		mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer gw.Close()
-	sessions := videosdktest.Generate(2, 8)
-	srv := newSim(t, videosdktest.Options{Sessions: sessions})
-	out := t.TempDir()
-	res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...), "--output", out,
-		"--api-url", srv.URL(), "--pushgateway", gw.URL)
-	if res.code != exitOK {
-		t.Fatalf("exit %d: %s", res.code, res.stderr)
-	}
-	rep := onlyReport(t, out)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(paths) != 1 || paths[0] != "POST /metrics/job/participants_etl/shard/0" {
-		t.Fatalf("pushes: %v", paths)
-	}
-	// The body is protobuf-delimited; metric names and values are in it.
-	for _, name := range []string{"participants_etl_rows", "participants_etl_sessions_failed", "participants_etl_sessions_skipped_complete", "participants_etl_sessions_fetched_open", "participants_etl_sessions_completed", "participants_etl_last_success_timestamp_seconds", "participants_etl_duration_seconds", "participants_etl_peak_rss_bytes"} {
-		if !strings.Contains(bodies[0], name) {
-			t.Errorf("push lacks %s", name)
-		}
-	}
-	if rep.Counts.Rows == 0 {
-		t.Error("nothing exported")
-	}
-	b, _ := json.Marshal(rep.Counts)
-	t.Logf("counts %s", b)
 }

@@ -22,7 +22,9 @@ func (p *process) forget(ctx context.Context, args []string) error {
 		output, list, day string
 		ids               []string
 	)
-	fs := newFlagSet("forget", p.getenv, p.stdout)
+	fs := newFlagSet("forget", "Usage: participants-etl forget --output DIR|gs://BUCKET/PREFIX (--session ID ... | --sessions FILE | --completed-on YYYY-MM-DD)\n\n"+
+		"Removes sessions from the ledger of complete sessions, so that the next\n"+
+		"--incremental tick fetches them again. The table itself is not changed.\n\n", p.getenv, p.stdout)
 	fs.str(&output, "output", "ETL_OUTPUT", "", "the table whose ledger to change: a directory or gs://bucket/prefix (required)")
 	fs.Func("session", "a session ID to forget; repeat for more", func(s string) error {
 		if s = strings.TrimSpace(s); s == "" {
@@ -33,12 +35,6 @@ func (p *process) forget(ctx context.Context, args []string) error {
 	})
 	fs.str(&list, "sessions", "", "", "a file or gs://bucket/object of session IDs to forget, one per line")
 	fs.str(&day, "completed-on", "", "", "forget every completion recorded by a tick whose logical time is on this UTC day (YYYY-MM-DD)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: participants-etl forget --output DIR|gs://BUCKET/PREFIX (--session ID ... | --sessions FILE | --completed-on YYYY-MM-DD)\n\n"+
-			"Removes sessions from the ledger of complete sessions, so that the next\n"+
-			"--incremental tick fetches them again. The table itself is not changed.\n\n")
-		fs.PrintDefaults()
-	}
 	if err := fs.parse(args); err != nil {
 		return err
 	}

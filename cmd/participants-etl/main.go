@@ -213,7 +213,11 @@ func codeErr(code int) error {
 // parseRun parses the flags of run and schedule into a Config.
 func (p *process) parseRun(name string, args []string, needSchedule bool) (Config, *slog.Logger, error) {
 	var c Config
-	fs := newFlagSet(name, p.getenv, p.stdout)
+	about := "Runs one export. Credentials: VIDEOSDK_API_KEY with VIDEOSDK_SECRET_KEY or\nVIDEOSDK_SECRET_KEY_FILE, or VIDEOSDK_TOKEN.\n\n"
+	if needSchedule {
+		about = "Runs an export on every tick of --schedule until SIGTERM. Runs never overlap.\n\n"
+	}
+	fs := newFlagSet(name, "Usage: participants-etl "+name+" [flags]\n\n"+about, p.getenv, p.stdout)
 	fs.str(&c.Sessions, "sessions", "ETL_SESSIONS", "", "session IDs, one per line: a file, gs://bucket/object, or - for standard input; or videosdk: (optionally ?roomId=…&customRoomId=…) to list the sessions that started in the --lookback window before the logical time (required)")
 	fs.str(&c.APIURL, "api-url", "VIDEOSDK_API_URL", extract.DefaultBaseURL, "VideoSDK API base URL")
 	var logical string
@@ -222,15 +226,6 @@ func (p *process) parseRun(name string, args []string, needSchedule bool) (Confi
 	}
 	bindSchedule(fs, &c)
 	bindExport(fs, &c, "./out")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: participants-etl %s [flags]\n\n", name)
-		if needSchedule {
-			fmt.Fprint(fs.Output(), "Runs an export on every tick of --schedule until SIGTERM. Runs never overlap.\n\n")
-		} else {
-			fmt.Fprint(fs.Output(), "Runs one export. Credentials: VIDEOSDK_API_KEY with VIDEOSDK_SECRET_KEY or\nVIDEOSDK_SECRET_KEY_FILE, or VIDEOSDK_TOKEN.\n\n")
-		}
-		fs.PrintDefaults()
-	}
 	err := fs.parse(args)
 	if err == nil {
 		err = c.validate()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -281,7 +280,5 @@ func TestScheduleStopDuringARun(t *testing.T) {
 	if files := writtenFiles(t, out); len(files) != 0 {
 		t.Errorf("an interrupted run left files in the table: %s", describe(files))
 	}
-	if staged, _ := filepath.Glob(filepath.Join(out, "_staging", "*", "*", "*")); len(staged) != 0 {
-		t.Errorf("an interrupted run left staging: %v", staged)
-	}
+	checkNoStaging(t, out, "an interrupted run")
 }

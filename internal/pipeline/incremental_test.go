@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	clocktesting "k8s.io/utils/clock/testing"
-
 	"github.com/participants-etl/participants-etl/extract"
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/internal/tabletest"
@@ -20,7 +18,7 @@ import (
 )
 
 func TestComplete(t *testing.T) {
-	at := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	at := lt1
 	ended := extract.Timelog{Start: &at, End: &at}
 	open := extract.Timelog{Start: &at}
 	noStartEnded := extract.Timelog{End: &at}
@@ -74,53 +72,25 @@ func incrementalSessions(t *testing.T, seed int64, n int) []videosdktest.Session
 	return sessions
 }
 
-// tick is one incremental run of ids at logical into out, on a fake clock
-// 3 minutes past it (so that ticks extract at distinct times).
+// tick is one incremental run of ids at logical into out.
 func tick(t *testing.T, srv *videosdktest.Server, out string, logical time.Time, ids []string) (*Report, error) {
 	t.Helper()
 	return Run(t.Context(), tickOptions(srv, out, logical, ids))
 }
 
 func tickOptions(srv *videosdktest.Server, out string, logical time.Time, ids []string) Options {
-	return Options{
-		Sessions:    "-",
-		Stdin:       strings.NewReader(strings.Join(ids, "\n") + "\n"),
-		Output:      out,
-		LogicalTime: logical,
-		Incremental: true,
-		API: extract.Options{
-			BaseURL: srv.URL(),
-			Tokens:  extract.NewMinter(testAPIKey, []byte(testSecret), 10*time.Minute),
-		},
-		MaxFailedFraction: DefaultMaxFailedFraction,
-		Clock:             clocktesting.NewFakeClock(logical.Add(3 * time.Minute)),
-	}
+	opts := testOptions(srv, out, logical, ids)
+	opts.Incremental = true
+	return opts
 }
 
-func idsOf(sessions []videosdktest.Session, keep func(videosdktest.Session) bool) []string {
-	var ids []string
+// endOngoing ends, on srv, every session of sessions still ongoing, at end.
+func endOngoing(srv *videosdktest.Server, sessions []videosdktest.Session, end string) {
 	for _, s := range sessions {
-		if keep == nil || keep(s) {
-			ids = append(ids, s.ID)
+		if !s.Ended() {
+			srv.SetSession(videosdktest.EndOpen(s, end))
 		}
 	}
-	return ids
-}
-
-// readAll reads every Parquet file of the table under root by column name
-// (tabletest: not the writer's own inverse).
-func readAll(t *testing.T, root string) []transform.Row {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(root, "participant_timelogs", "*", "*.parquet"))
-	var rows []transform.Row
-	for _, f := range files {
-		r, err := tabletest.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, r...)
-	}
-	return rows
 }
 
 // latest is the _latest view in Go: for each key, the row extracted last.
@@ -141,7 +111,8 @@ func checkLatestEqualsSimulator(t *testing.T, root string, sessions []videosdkte
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := latest(readAll(t, root))
+	// Read by column name (tabletest: not the writer's own inverse).
+	got := latest(tabletest.ReadTable(t, root))
 	diffs := 0
 	for k, w := range want {
 		g, ok := got[k]
@@ -191,11 +162,12 @@ func slotFiles(t *testing.T, root, lt string) map[string][32]byte {
 	return out
 }
 
-func rowsOfRun(rows []transform.Row, runID string) (n int) {
-	for _, r := range rows {
-		if r.RunID == runID {
-			n++
-		}
+// rowsPerRun counts the rows of the table under root by run ID.
+func rowsPerRun(t *testing.T, root string) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, r := range tabletest.ReadTable(t, root) {
+		n[r.RunID]++
 	}
 	return n
 }
@@ -209,15 +181,13 @@ func rowsOfRun(rows []transform.Row, runID string) (n int) {
 // alone.
 func TestIncrementalTicks(t *testing.T) {
 	first := incrementalSessions(t, 21, 16)
-	srv := videosdktest.NewServer(videosdktest.Options{Sessions: first, APIKey: testAPIKey, Secret: []byte(testSecret)})
-	t.Cleanup(srv.Close)
+	srv := serve(t, first)
 	out := t.TempDir()
-	t1 := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
-	t2, t3, t4 := t1.Add(time.Hour), t1.Add(2*time.Hour), t1.Add(3*time.Hour)
+	t2, t3, t4 := lt1.Add(time.Hour), lt1.Add(2*time.Hour), lt1.Add(3*time.Hour)
 
 	// Tick 1: every listed session is fetched.
 	list1 := idsOf(first, nil)
-	rep, err := tick(t, srv, out, t1, list1)
+	rep, err := tick(t, srv, out, lt1, list1)
 	if err != nil || rep.ExitCode != ExitOK {
 		t.Fatalf("tick 1: exit %d, %v", rep.ExitCode, err)
 	}
@@ -230,11 +200,7 @@ func TestIncrementalTicks(t *testing.T) {
 	// The ongoing sessions end; new ones start, some ongoing, and join the
 	// list.
 	ongoing1 := idsOf(first, func(s videosdktest.Session) bool { return !s.Ended() })
-	for _, s := range first {
-		if !s.Ended() {
-			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T14:30:00Z"))
-		}
-	}
+	endOngoing(srv, first, "2026-11-26T14:30:00Z")
 	fresh := incrementalSessions(t, 22, 8)
 	for _, s := range fresh {
 		srv.SetSession(s)
@@ -262,15 +228,11 @@ func TestIncrementalTicks(t *testing.T) {
 		t.Errorf("tick 2 counts: skipped %d, fetched open %d; want %d, %d", c.SessionsSkippedComplete, c.SessionsFetchedOpen, len(done1), len(wantAsked2))
 	}
 	checkLatestEqualsSimulator(t, out, srv.Snapshot())
-	rowsTick2 := rowsOfRun(readAll(t, out), rep2.RunID)
+	rowsTick2 := rowsPerRun(t, out)[rep2.RunID]
 
 	// Tick 3 fetches the new sessions that were ongoing at tick 2, now
 	// ended; tick 4 has nothing open: no request, an empty slot, exit 0.
-	for _, s := range fresh {
-		if !s.Ended() {
-			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T15:30:00Z"))
-		}
-	}
+	endOngoing(srv, fresh, "2026-11-26T15:30:00Z")
 	n = len(srv.RequestURIs())
 	if rep, err := tick(t, srv, out, t3, list2); err != nil || rep.ExitCode != ExitOK {
 		t.Fatalf("tick 3: exit %d, %v", rep.ExitCode, err)
@@ -306,9 +268,9 @@ func TestIncrementalTicks(t *testing.T) {
 	if got := srv.ParticipantsRequested(n); !maps.Equal(got, asked2) {
 		t.Errorf("the rerun of tick 2 requested %v, tick 2 requested %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(asked2)))
 	}
-	rows := readAll(t, out)
-	if got := rowsOfRun(rows, rerun.RunID); got != rowsTick2 || rowsOfRun(rows, rep2.RunID) != 0 {
-		t.Errorf("the rerun of tick 2 holds %d rows (first run's left: %d), tick 2 wrote %d", got, rowsOfRun(rows, rep2.RunID), rowsTick2)
+	perRun := rowsPerRun(t, out)
+	if got := perRun[rerun.RunID]; got != rowsTick2 || perRun[rep2.RunID] != 0 {
+		t.Errorf("the rerun of tick 2 holds %d rows (first run's left: %d), tick 2 wrote %d", got, perRun[rep2.RunID], rowsTick2)
 	}
 	for lt, before := range others {
 		if after := slotFiles(t, out, lt); !maps.Equal(before, after) || len(before) == 0 {
@@ -322,16 +284,14 @@ func TestIncrementalTicks(t *testing.T) {
 // session, and still records the complete ones.
 func TestFullRefetchesAndRecords(t *testing.T) {
 	sessions := incrementalSessions(t, 23, 6)
-	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, APIKey: testAPIKey, Secret: []byte(testSecret)})
-	t.Cleanup(srv.Close)
+	srv := serve(t, sessions)
 	out := t.TempDir()
-	t1 := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
 	list := idsOf(sessions, nil)
-	if _, err := tick(t, srv, out, t1, list); err != nil {
+	if _, err := tick(t, srv, out, lt1, list); err != nil {
 		t.Fatal(err)
 	}
 	n := len(srv.RequestURIs())
-	opts := tickOptions(srv, out, t1.Add(time.Hour), list)
+	opts := tickOptions(srv, out, lt1.Add(time.Hour), list)
 	opts.Full = true
 	rep, err := Run(t.Context(), opts)
 	if err != nil {
@@ -351,14 +311,12 @@ func TestFullRefetchesAndRecords(t *testing.T) {
 // next tick fetches every session again, so nothing is lost.
 func TestLedgerFailureAfterPublish(t *testing.T) {
 	sessions := incrementalSessions(t, 24, 8)
-	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, APIKey: testAPIKey, Secret: []byte(testSecret)})
-	t.Cleanup(srv.Close)
+	srv := serve(t, sessions)
 	out := t.TempDir()
-	t1 := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
 	list := idsOf(sessions, nil)
 
 	crash := errors.New("killed")
-	opts := tickOptions(srv, out, t1, list)
+	opts := tickOptions(srv, out, lt1, list)
 	opts.LedgerHook = func(step string) error {
 		if step == StepLedgerPending {
 			return crash
@@ -372,13 +330,11 @@ func TestLedgerFailureAfterPublish(t *testing.T) {
 	if len(rep.Files) != 1 || rep.Counts.SessionsCompleted != 0 {
 		t.Errorf("files %+v, completed %d; want the published file, none recorded", rep.Files, rep.Counts.SessionsCompleted)
 	}
-	if reports, _ := filepath.Glob(filepath.Join(out, "_runs", "*", "*.json")); len(reports) != 1 {
-		t.Errorf("reports %v, want the failed run's", reports)
-	}
+	readReportFile(t, out) // the failed run's, and only that
 	checkLatestEqualsSimulator(t, out, sessions)
 
 	n := len(srv.RequestURIs())
-	rep2, err := tick(t, srv, out, t1.Add(time.Hour), list)
+	rep2, err := tick(t, srv, out, lt1.Add(time.Hour), list)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +342,7 @@ func TestLedgerFailureAfterPublish(t *testing.T) {
 		t.Errorf("after the lost ledger update the next tick requested %d of %d sessions, skipped %d", len(got), len(list), rep2.Counts.SessionsSkippedComplete)
 	}
 	// Its completions are recorded now: the tick after skips them.
-	rep3, err := tick(t, srv, out, t1.Add(2*time.Hour), list)
+	rep3, err := tick(t, srv, out, lt1.Add(2*time.Hour), list)
 	if err != nil || rep3.Counts.SessionsSkippedComplete != len(idsOf(sessions, videosdktest.Session.Ended)) {
 		t.Errorf("third tick skipped %d, want %d (%v)", rep3.Counts.SessionsSkippedComplete, len(idsOf(sessions, videosdktest.Session.Ended)), err)
 	}

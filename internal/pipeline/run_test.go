@@ -26,6 +26,10 @@ const (
 	testSecret = "test-secret"
 )
 
+// lt1 is the logical time of the tests' runs, and of the first tick of
+// the incremental ones.
+var lt1 = time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+
 // lineWriter sends each log line to a channel, so a test waits for a line
 // instead of for time to pass.
 type lineWriter chan<- string
@@ -36,7 +40,7 @@ func (w lineWriter) Write(p []byte) (int, error) {
 }
 
 func TestProgressOnAFakeClock(t *testing.T) {
-	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC))
+	clk := clocktesting.NewFakeClock(lt1)
 	lines := make(chan string, 10)
 	r := &run{opts: Options{ProgressInterval: 5 * time.Second}, clock: clk, log: slog.New(slog.NewJSONHandler(lineWriter(lines), nil))}
 	var done, rows, pages atomic.Int64
@@ -76,34 +80,65 @@ func TestProgressOnAFakeClock(t *testing.T) {
 	}
 }
 
-// runOptions runs the sessions of srv, and the missing IDs, into a
-// temporary table on a fake clock.
+// runOptions runs the sessions of srv, and the missing IDs, at lt1 into a
+// temporary table.
 func runOptions(t *testing.T, srv *videosdktest.Server, missing ...string) Options {
-	var list strings.Builder
-	for _, s := range srv.Snapshot() {
-		list.WriteString(s.ID + "\n")
-	}
-	for _, id := range missing {
-		list.WriteString(id + "\n")
-	}
+	return testOptions(srv, t.TempDir(), lt1, append(idsOf(srv.Snapshot(), nil), missing...))
+}
+
+// testOptions runs the sessions ids of srv at logical into the table at
+// out, on a fake clock 3 minutes past logical (so that runs at distinct
+// logical times extract at distinct times).
+func testOptions(srv *videosdktest.Server, out string, logical time.Time, ids []string) Options {
 	return Options{
 		Sessions:    "-",
-		Stdin:       strings.NewReader(list.String()),
-		Output:      t.TempDir(),
-		LogicalTime: time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC),
+		Stdin:       strings.NewReader(strings.Join(ids, "\n") + "\n"),
+		Output:      out,
+		LogicalTime: logical,
 		API: extract.Options{
 			BaseURL: srv.URL(),
 			Tokens:  extract.NewMinter(testAPIKey, []byte(testSecret), 10*time.Minute),
 		},
 		MaxFailedFraction: DefaultMaxFailedFraction,
-		Clock:             clocktesting.NewFakeClock(time.Date(2026, 11, 26, 14, 3, 0, 0, time.UTC)),
+		Clock:             clocktesting.NewFakeClock(logical.Add(3 * time.Minute)),
 	}
 }
 
-func newSim(t *testing.T, n int) *videosdktest.Server {
-	srv := videosdktest.NewServer(videosdktest.Options{Sessions: videosdktest.Generate(5, n), APIKey: testAPIKey, Secret: []byte(testSecret)})
+func idsOf(sessions []videosdktest.Session, keep func(videosdktest.Session) bool) []string {
+	var ids []string
+	for _, s := range sessions {
+		if keep == nil || keep(s) {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
+}
+
+// serve starts a simulator of sessions for the test.
+func serve(t *testing.T, sessions []videosdktest.Session) *videosdktest.Server {
+	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, APIKey: testAPIKey, Secret: []byte(testSecret)})
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// newSim serves n generated sessions.
+func newSim(t *testing.T, n int) *videosdktest.Server {
+	return serve(t, videosdktest.Generate(5, n))
+}
+
+// readReportFile returns the one run report under out, which must be in
+// the partition of lt1's day, as every run here is.
+func readReportFile(t *testing.T, out string) string {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(out, "_runs", "dt="+lt1.Format(time.DateOnly), "*.json"))
+	if len(paths) != 1 {
+		t.Fatalf("reports: %v", paths)
+	}
+	b, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestReportOfAPartialRun reads the written report as JSON: its field
@@ -120,21 +155,14 @@ func TestReportOfAPartialRun(t *testing.T) {
 	if rep.StartedAt != "2026-11-26T14:03:00Z" || rep.DurationSec != 0 {
 		t.Errorf("started %s, took %gs: not the run's clock", rep.StartedAt, rep.DurationSec)
 	}
-	paths, _ := filepath.Glob(filepath.Join(opts.Output, "_runs", "dt=2026-11-26", "*.json"))
-	if len(paths) != 1 {
-		t.Fatalf("reports: %v", paths)
-	}
-	b, err := os.ReadFile(paths[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readReportFile(t, opts.Output)
 	var written struct {
 		Counts map[string]any `json:"counts"`
 		API    map[string]any `json:"api"`
 		Failed []Failure      `json:"failed_sessions"`
 		Peak   int64          `json:"peak_rss_bytes"`
 	}
-	if err := json.Unmarshal(b, &written); err != nil {
+	if err := json.Unmarshal([]byte(b), &written); err != nil {
 		t.Fatal(err)
 	}
 	if floor := int64(heap[0].Value.Uint64()); runtime.GOOS == "linux" && (written.Peak < floor || written.Peak != rep.PeakRSSBytes) {

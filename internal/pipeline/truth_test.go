@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -137,17 +135,4 @@ type onLine func(string)
 func (f onLine) Write(p []byte) (int, error) {
 	f(string(p))
 	return len(p), nil
-}
-
-func readReportFile(t *testing.T, out string) string {
-	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(out, "_runs", "dt=*", "*.json"))
-	if len(paths) != 1 {
-		t.Fatalf("reports: %v", paths)
-	}
-	b, err := os.ReadFile(paths[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -8,16 +8,19 @@ import (
 	"time"
 )
 
-// ErrUnauthorized is wrapped by every error caused by a 401 or 403: the
-// credentials are wrong and the whole run must stop (exit 2).
-var ErrUnauthorized = errors.New("videosdk rejected the credentials")
+// The errors a caller tells apart, with errors.Is.
+var (
+	// ErrUnauthorized is wrapped by every error caused by a 401 or 403: the
+	// credentials are wrong and the whole run must stop (exit 2).
+	ErrUnauthorized = errors.New("videosdk rejected the credentials")
 
-// ErrAPIUnreachable is wrapped by the error that stops a client whose first
-// requests all failed the same way, none succeeding: connection refused,
-// no answer, or the same HTTP error to every request (a 404 "no such
-// route" from a wrong API URL). Its message names the cause and a request.
-// Nothing further is sent; the run fails rather than grind through its list.
-var ErrAPIUnreachable = errors.New("the VideoSDK API cannot be used")
+	// ErrAPIUnreachable is wrapped by the error that stops a client whose first
+	// requests all failed the same way, none succeeding: connection refused,
+	// no answer, or the same HTTP error to every request (a 404 "no such
+	// route" from a wrong API URL). Its message names the cause and a request.
+	// Nothing further is sent; the run fails rather than grind through its list.
+	ErrAPIUnreachable = errors.New("the VideoSDK API cannot be used")
+)
 
 // TokenSource hands out the bare JWT for the Authorization header.
 type TokenSource interface {

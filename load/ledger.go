@@ -215,11 +215,6 @@ func buildLedger(parts []*ledgerPart) (*Ledger, error) {
 	return l, nil
 }
 
-// ErrCorruptLedger is wrapped by errors about a ledger object that cannot
-// be decoded. Deleting the object named in the message is safe: it only
-// forgets the completions it recorded, so those sessions are fetched again.
-var ErrCorruptLedger = errors.New("corrupt ledger object")
-
 // ledgerPart is one ledger object decoded: the sessions completed at each
 // logical time (unix seconds), each list sorted, without duplicates.
 type ledgerPart struct {

@@ -10,17 +10,6 @@ import (
 	"time"
 )
 
-// ErrSlotTaken is wrapped by the error of a run whose slot another run of
-// the same slot took over after it began: this run publishes nothing. The
-// message names the other run.
-var ErrSlotTaken = errors.New("another run took over the slot")
-
-// ErrShardCountChanged is wrapped by Begin's error when the logical time
-// already has output (table files or a manifest) written with
-// another shard count: the two would double every row. It is a
-// configuration error; the message says how to retire the old output.
-var ErrShardCountChanged = errors.New("shard count differs from the output already written for this logical time")
-
 // owner is the marker that says which run writes a slot, or wrote it last:
 // _slots/<slot>.owner. Begin writes it (replacing any earlier run's, with
 // a precondition on the generation it read), so the latest run to begin

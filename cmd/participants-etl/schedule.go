@@ -36,6 +36,7 @@ func parseSchedule(spec, timezone string) (*schedule, error) {
 		return &schedule{spec: spec, every: d.Truncate(time.Second)}, nil
 	}
 	hasTZ := strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=")
+	zoned := spec // what cron parses; messages quote spec as given
 	if timezone != "" {
 		if hasTZ {
 			return nil, usagef("--schedule %q has a CRON_TZ= prefix and --timezone is %q: keep one", spec, timezone)
@@ -43,11 +44,11 @@ func parseSchedule(spec, timezone string) (*schedule, error) {
 		if _, err := time.LoadLocation(timezone); err != nil {
 			return nil, usagef("--timezone %q is not an IANA time zone name such as Europe/Berlin", timezone)
 		}
-		spec = "CRON_TZ=" + timezone + " " + spec
+		zoned = "CRON_TZ=" + timezone + " " + spec
 	} else if !hasTZ {
-		spec = "CRON_TZ=UTC " + spec
+		zoned = "CRON_TZ=UTC " + spec
 	}
-	s, err := cronParser.Parse(spec)
+	s, err := cronParser.Parse(zoned)
 	if err != nil {
 		return nil, usagef("--schedule %q: %v (five fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @every 15m)", spec, err)
 	}
@@ -56,7 +57,7 @@ func parseSchedule(spec, timezone string) (*schedule, error) {
 	if s.Next(time.Now()).IsZero() {
 		return nil, usagef("--schedule %q never fires (no tick in the next five years): check the day and month fields", spec)
 	}
-	return &schedule{spec: spec, sched: s}, nil
+	return &schedule{spec: zoned, sched: s}, nil
 }
 
 // Next is the first tick strictly after t.

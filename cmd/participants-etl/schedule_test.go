@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,22 +63,34 @@ func TestScheduleLatest(t *testing.T) {
 	}
 }
 
+// TestParseScheduleErrors: each bad schedule is a usage error whose
+// message quotes what was given (never the CRON_TZ= the job adds) and says
+// what is wrong.
 func TestParseScheduleErrors(t *testing.T) {
-	for _, tt := range []struct{ spec, tz string }{
-		{"", ""},
-		{"* * *", ""},
-		{"61 * * * *", ""},
-		{"@every 10ms", ""},
-		{"@sometimes", ""},
-		{"0 * * * *", "Mars/Olympus"},
-		{"CRON_TZ=UTC 0 * * * *", "Europe/Berlin"},
-		{"0 0 30 2 *", ""}, // never fires
-		{"0 0 31 4 *", ""},
+	for _, tt := range []struct {
+		spec, tz string
+		says     []string
+	}{
+		{"", "", []string{"--schedule is empty"}},
+		{"* * *", "", []string{`--schedule "* * *"`, "five fields"}},
+		{"61 * * * *", "", []string{`--schedule "61 * * * *"`, "above maximum"}},
+		{"@every 10ms", "", []string{`--schedule "@every 10ms"`, "at least 1s"}},
+		{"@sometimes", "", []string{`--schedule "@sometimes"`, "@sometimes"}},
+		{"0 * * * *", "Mars/Olympus", []string{`--timezone "Mars/Olympus"`, "IANA"}},
+		{"CRON_TZ=UTC 0 * * * *", "Europe/Berlin", []string{"keep one"}},
+		{"0 0 30 2 *", "", []string{`--schedule "0 0 30 2 *" never fires`}},
+		{"0 0 31 4 *", "Europe/Berlin", []string{`--schedule "0 0 31 4 *" never fires`}},
 	} {
-		if _, err := parseSchedule(tt.spec, tt.tz); err == nil {
-			t.Errorf("parseSchedule(%q, %q) accepted it", tt.spec, tt.tz)
-		} else if _, ok := err.(*usageError); !ok {
-			t.Errorf("parseSchedule(%q): %T is not a usage error", tt.spec, err)
+		_, err := parseSchedule(tt.spec, tt.tz)
+		var usage *usageError
+		if !errors.As(err, &usage) {
+			t.Errorf("parseSchedule(%q, %q) = %v, want a usage error", tt.spec, tt.tz, err)
+			continue
+		}
+		for _, want := range tt.says {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("parseSchedule(%q, %q): %q does not say %q", tt.spec, tt.tz, err, want)
+			}
 		}
 	}
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/participants-etl/participants-etl/extract"
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
@@ -89,23 +92,33 @@ func TestUnknownLimitExtract(t *testing.T) {
 	}
 }
 
-// TestRefusedTokenIsRenewed: a server that refuses a token 300ms after it
-// first accepted it; the client mints fresh ones, once per refusal for all
+// TestRefusedTokenIsRenewed: a server that refuses a token 5s after it
+// first accepted it, by its clock, which the test moves on past that age
+// twice between batches of sessions (12s in all: less than the tokens'
+// exp and iat leave for skew). Each time, the workers are refused the
+// token they hold; the client mints fresh ones, once per refusal for all
 // workers, and every session arrives.
 func TestRefusedTokenIsRenewed(t *testing.T) {
-	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
 	var sessions []videosdktest.Session
 	for i := range 12 {
 		sessions = append(sessions, videosdktest.Session{ID: "s" + string(rune('A'+i)), Participants: people("p", 200)})
 	}
-	srv := newServer(t, videosdktest.Options{Sessions: sessions, TokenMaxAge: 300 * time.Millisecond, RateLimit: 60, RateBurst: 1})
-	c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: 60})
-	got := fetchAll(context.Background(), c, ids(sessions), 8)
+	const maxAge = 5 * time.Second
+	clk := clocktesting.NewFakePassiveClock(time.Now())
+	srv := newServer(t, videosdktest.Options{Sessions: sessions, TokenMaxAge: maxAge, Clock: clk})
+	c := newClient(t, srv, extract.Options{Concurrency: 8})
+	got := map[string]result{}
+	for i := 0; i < len(sessions); i += 4 {
+		if i > 0 {
+			clk.SetTime(clk.Now().Add(maxAge + time.Second)) // the token in use has aged
+		}
+		maps.Copy(got, fetchAll(context.Background(), c, ids(sessions[i:i+4]), 8))
+	}
 	assertAllExact(t, sessions, got)
 	renewed := c.Stats().RetriesByCause[extract.CauseTokenRefused]
 	t.Logf("%d refusals of aged tokens, %d requests retried with a fresh one", srv.TokensAged(), renewed)
-	if srv.TokensAged() == 0 || renewed == 0 {
-		t.Fatal("no token was refused: the test proves nothing")
+	if srv.TokensAged() < 2 || renewed < 2 {
+		t.Fatalf("%d refusals of an aged token, %d renewals; want one at least after each of the 2 agings", srv.TokensAged(), renewed)
 	}
 }
 

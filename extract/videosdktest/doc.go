@@ -38,7 +38,9 @@
 // with Retry-After in seconds, as an HTTP date or not at all
 // (RateLimitRetryAfter). Options.TokenMaxAge refuses a token some time after
 // its first use (a server-side validity shorter than exp), and
-// Options.NeverAnswer takes every request and never answers.
+// Options.NeverAnswer takes every request and never answers. The server
+// reads the time from Options.Clock, so that a test ages tokens by stepping
+// a fake clock rather than by waiting.
 //
 // The session list, GET /v2/sessions/?roomId=&customRoomId=&page=&perPage=
 // &startDate=&endDate=, lists the sessions newest first by Session.Start

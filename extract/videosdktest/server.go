@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+	"k8s.io/utils/clock"
 )
 
 // Options configures a Server. Zero values take the documented defaults.
@@ -50,6 +51,12 @@ type Options struct {
 	// (until the client gives up or the server is closed).
 	NeverAnswer bool
 	List        ListOptions // the session list, GET /v2/sessions/
+	// Clock is the server's time: a token's age and expiry, Retry-After
+	// dates and the rate limit go by it, so that a test can age tokens by
+	// stepping a fake clock instead of waiting. The delays the server
+	// serves (Latency, latency and stall faults) are real time. nil is the
+	// real clock.
+	Clock clock.PassiveClock
 }
 
 // RetryAfterForm is how a rate-limited answer says when to come back.
@@ -96,6 +103,9 @@ func NewServer(opts Options) *Server {
 		opts.MaxPerPage = 50
 	}
 	opts.Faults = opts.Faults.withDefaults()
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
 	s := &Server{
 		opts:      opts,
 		byID:      make(map[string]int, len(opts.Sessions)),
@@ -223,16 +233,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault == FaultLatency && !wait(r, s.randDuration(s.opts.Faults.Latency)) {
 		return
 	}
-	if s.limiter != nil && !s.limiter.Allow() {
+	if now := s.opts.Clock.Now(); s.limiter != nil && !s.limiter.AllowN(now, 1) {
 		s.rateLimited.Add(1)
-		res := s.limiter.Reserve()
-		delay := res.Delay()
-		res.Cancel()
+		res := s.limiter.ReserveN(now, 1)
+		delay := res.DelayFrom(now)
+		res.CancelAt(now)
 		switch s.opts.RateLimitRetryAfter {
 		case RetryAfterSeconds:
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
 		case RetryAfterDate:
-			w.Header().Set("Retry-After", time.Now().Add(delay).UTC().Format(http.TimeFormat))
+			w.Header().Set("Retry-After", now.Add(delay).UTC().Format(http.TimeFormat))
 		}
 		writeError(w, http.StatusTooManyRequests, "rate limit exceeded")
 		return
@@ -306,7 +316,8 @@ func (s *Server) authorized(token string) bool {
 	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return s.opts.Secret, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(s.opts.Clock.Now))
 	if err != nil {
 		return false
 	}
@@ -322,8 +333,8 @@ func (s *Server) authorized(token string) bool {
 		defer s.mu.Unlock()
 		first, seen := s.firstSeen[token]
 		if !seen {
-			s.firstSeen[token] = time.Now()
-		} else if time.Since(first) > s.opts.TokenMaxAge {
+			s.firstSeen[token] = s.opts.Clock.Now()
+		} else if s.opts.Clock.Since(first) > s.opts.TokenMaxAge {
 			s.tokensAged.Add(1)
 			return false
 		}

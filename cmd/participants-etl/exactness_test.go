@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 )
@@ -111,27 +115,36 @@ func TestEmptySessionsParticipantsNull(t *testing.T) {
 	}
 }
 
-// TestTokenRefusedForAgeIsRenewed: the server refuses a token 2s after it
-// first accepted it, during a run of several seconds. The job mints a
-// fresh one and the output is exact.
+// TestTokenRefusedForAgeIsRenewed: the server refuses a token 5s after it
+// first accepted it, and its clock passes that age every 60 requests of a
+// run of 180. The job mints a fresh token each time and the output is
+// exact.
 func TestTokenRefusedForAgeIsRenewed(t *testing.T) {
-	t.Parallel()                            // waits on real time (a rate, a timeout): overlap it with the other such tests
-	sessions := pagedSessions("t", 30, 300) // 180 pages at 30/s: 6s
-	srv := newSim(t, videosdktest.Options{Sessions: sessions, RateLimit: 30, TokenMaxAge: 2 * time.Second})
+	sessions := pagedSessions("t", 30, 300) // 180 pages
+	const maxAge = 5 * time.Second
+	clk := clocktesting.NewFakePassiveClock(time.Now())
+	srv := newSim(t, videosdktest.Options{Sessions: sessions, TokenMaxAge: maxAge, Clock: clk})
+	var served atomic.Int64
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1)%60 == 0 {
+			clk.SetTime(clk.Now().Add(maxAge + time.Second)) // the token in use has aged
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
 	out := t.TempDir()
 	start := time.Now()
 	res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
-		"--output", out, "--api-url", srv.URL(), "--rate", "30")
+		"--output", out, "--api-url", front.URL)
 	if res.code != exitOK {
 		t.Fatalf("exit %d; stderr tail:\n%s", res.code, tail(res.stderr, 3000))
 	}
-	took := time.Since(start)
 	rep := onlyReport(t, out)
 	checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, time.Now())
 	renewed := rep.API.RetriesByCause["token_refused"]
-	t.Logf("run of %v: %d refusals of an aged token, %d requests retried with a fresh one", took.Round(time.Millisecond), srv.TokensAged(), renewed)
-	if took < 5*time.Second || srv.TokensAged() == 0 || renewed == 0 {
-		t.Errorf("run of %v, %d aged tokens refused, %d renewals: the test did not exercise renewal", took, srv.TokensAged(), renewed)
+	t.Logf("%d refusals of an aged token, %d requests retried with a fresh one", srv.TokensAged(), renewed)
+	if srv.TokensAged() < 2 || renewed < 2 {
+		t.Errorf("%d aged tokens refused, %d renewals; want one at least after each of the 2 agings mid-run", srv.TokensAged(), renewed)
 	}
 }
 

@@ -68,10 +68,13 @@ const (
 	RetryAfterNone                          // no Retry-After header
 )
 
-// Server is a simulated VideoSDK participants API on 127.0.0.1.
+// Server is a simulated VideoSDK participants API on 127.0.0.1, or in
+// memory (NewPipeServer).
 type Server struct {
 	opts    Options
-	http    *httptest.Server
+	url     string
+	client  *http.Client // nil on a socket
+	close   func()
 	limiter *rate.Limiter
 
 	mu       sync.Mutex
@@ -93,9 +96,20 @@ type Server struct {
 // maxURIsKept bounds RequestURIs for long demo runs.
 const maxURIsKept = 1 << 20
 
-// NewServer starts a Server serving a copy of opts.Sessions, whose IDs must
-// be distinct (it panics otherwise). Close it.
+// NewServer starts a Server on 127.0.0.1 serving a copy of opts.Sessions,
+// whose IDs must be distinct (it panics otherwise). Close it.
 func NewServer(opts Options) *Server {
+	s := newServer(opts)
+	ts := httptest.NewServer(s)
+	s.url = ts.URL
+	s.close = func() {
+		ts.CloseClientConnections()
+		ts.Close()
+	}
+	return s
+}
+
+func newServer(opts Options) *Server {
 	if opts.DefaultPerPage <= 0 {
 		opts.DefaultPerPage = 20
 	}
@@ -108,6 +122,7 @@ func NewServer(opts Options) *Server {
 	}
 	s := &Server{
 		opts:      opts,
+		sessions:  make([]Session, 0, len(opts.Sessions)),
 		byID:      make(map[string]int, len(opts.Sessions)),
 		streak:    make(map[string]int),
 		rnd:       rand.New(rand.NewPCG(uint64(opts.Faults.Seed), 0x5eed)),
@@ -128,18 +143,18 @@ func NewServer(opts Options) *Server {
 		}
 		s.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
 	}
-	s.http = httptest.NewServer(s)
 	return s
 }
 
 // URL is the base URL to give the client.
-func (s *Server) URL() string { return s.http.URL }
+func (s *Server) URL() string { return s.url }
+
+// Client is the HTTP client that reaches a server made by NewPipeServer,
+// and nil for one on a socket, which any client reaches at URL.
+func (s *Server) Client() *http.Client { return s.client }
 
 // Close shuts the server down, ending stalled responses.
-func (s *Server) Close() {
-	s.http.CloseClientConnections()
-	s.http.Close()
-}
+func (s *Server) Close() { s.close() }
 
 // MaxInFlight is the most requests the server has handled at once.
 func (s *Server) MaxInFlight() int { return int(s.maxInFlight.Load()) }

@@ -234,12 +234,16 @@ func newSim(t *testing.T, opts videosdktest.Options) *videosdktest.Server {
 }
 
 // requestCounter serves h and tells a test when the requests it has seen
-// reach a count, so that a test waits for traffic instead of polling.
+// reach a count, so that a test waits for traffic instead of polling. It
+// can also hold requests unanswered (holdFrom).
 type requestCounter struct {
 	h     http.Handler
 	mu    sync.Mutex
 	n     int
 	marks map[int]chan struct{}
+	// From request number holdAt on (0: none), requests wait for release.
+	holdAt  int
+	release chan struct{}
 }
 
 // countRequests puts a counter in front of h and serves it on loopback.
@@ -257,8 +261,38 @@ func (c *requestCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		close(ch)
 		delete(c.marks, c.n)
 	}
+	hold := c.holdAt > 0 && c.n >= c.holdAt
+	release := c.release
 	c.mu.Unlock()
+	if hold {
+		select {
+		case <-release:
+		case <-r.Context().Done(): // the client is gone: stopped or killed
+			return
+		}
+	}
 	c.h.ServeHTTP(w, r)
+}
+
+// holdFrom returns a channel closed once n more requests have come in, and
+// holds the nth and every later one unanswered until the returned release
+// is called or its client goes away: a run stopped or killed once the
+// channel is closed is stopped mid-extraction, however fast it fetches.
+func (c *requestCounter) holdFrom(n int) (arrived <-chan struct{}, release func()) {
+	arrived = c.after(n)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holdAt = c.n + n
+	ch := make(chan struct{})
+	c.release = ch
+	return arrived, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.release == ch {
+			c.holdAt, c.release = 0, nil
+		}
+		close(ch)
+	}
 }
 
 // after returns a channel closed once n more requests have come in.

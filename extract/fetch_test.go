@@ -26,23 +26,10 @@ var secret = []byte("simulator-secret-do-not-leak")
 
 func newServer(t *testing.T, opts videosdktest.Options) *videosdktest.Server {
 	t.Helper()
-	return startServer(t, videosdktest.NewServer, opts)
-}
-
-// newPipeServer is newServer in memory, for a test that runs in a
-// testing/synctest bubble: every wait of the client and the server is on
-// the bubble's fake clock. newClient reaches it through srv.Client().
-func newPipeServer(t *testing.T, opts videosdktest.Options) *videosdktest.Server {
-	t.Helper()
-	return startServer(t, videosdktest.NewPipeServer, opts)
-}
-
-func startServer(t *testing.T, start func(videosdktest.Options) *videosdktest.Server, opts videosdktest.Options) *videosdktest.Server {
-	t.Helper()
 	if opts.Secret == nil {
 		opts.Secret = secret
 	}
-	srv := start(opts)
+	srv := videosdktest.NewServer(opts)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -52,7 +39,7 @@ func newClient(t *testing.T, srv *videosdktest.Server, opts extract.Options) *ex
 	t.Helper()
 	opts.BaseURL = srv.URL()
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = srv.Client() // nil but for a pipe server
+		opts.HTTPClient = srv.Client() // nil but in memory
 	}
 	if opts.Tokens == nil {
 		opts.Tokens = extract.NewMinter("test-key", secret, time.Minute)
@@ -456,7 +443,7 @@ func TestRateMatchesServerLimit(t *testing.T) {
 			sessions = append(sessions, videosdktest.Session{ID: fmt.Sprint("s", i), Participants: people("p", 120)})
 		}
 		const limit = 120.0
-		srv := newPipeServer(t, videosdktest.Options{Sessions: sessions, RateLimit: limit, RateBurst: 12})
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, RateLimit: limit, RateBurst: 12})
 		c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: limit})
 		start := time.Now()
 		got := fetchAll(context.Background(), c, ids(sessions), 8)
@@ -486,7 +473,7 @@ func TestRateMatchesServerLimit(t *testing.T) {
 func TestRateOneTokenPerRequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) { // the pace on a fake clock: durations are exact
 		sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 120)}} // 3 pages
-		srv := newPipeServer(t, videosdktest.Options{Sessions: sessions})
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions})
 		c := newClient(t, srv, extract.Options{Rate: 4})
 		start := time.Now()
 		if _, err := c.FetchSession(context.Background(), "s"); err != nil {
@@ -514,7 +501,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		t.Run(tt.fault.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { // the wait on a fake clock
 				sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 3)}}
-				srv := newPipeServer(t, videosdktest.Options{Sessions: sessions, Faults: videosdktest.Faults{
+				srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, Faults: videosdktest.Faults{
 					Fraction: 1, Kinds: []videosdktest.Fault{tt.fault}, MaxConsecutive: 1, RetryAfter: tt.after}})
 				c := newClient(t, srv, extract.Options{})
 				start := time.Now()
@@ -575,7 +562,8 @@ func TestCancelledContext(t *testing.T) {
 func TestChaos(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) { // stalls, timeouts, backoff and the rate on a fake clock
 		sessions := videosdktest.Generate(7, 60)
-		srv := newPipeServer(t, videosdktest.Options{
+		srv := newServer(t, videosdktest.Options{
+			InMemory:  true,
 			Sessions:  sessions,
 			RateLimit: 600,
 			RateBurst: 60,
@@ -681,7 +669,7 @@ func TestRateCutOn429(t *testing.T) {
 		for i := range 14 {
 			sessions = append(sessions, videosdktest.Session{ID: fmt.Sprint("s", i), Participants: people("p", 120)})
 		}
-		srv := newPipeServer(t, videosdktest.Options{Sessions: sessions, RateLimit: 40, RateBurst: 4})
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, RateLimit: 40, RateBurst: 4})
 		c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: 100})
 		got := fetchAll(context.Background(), c, ids(sessions), 8)
 		assertAllExact(t, sessions, got)

@@ -50,7 +50,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			videosdktest.Session{ID: "schema", Participants: people("s", 3), Override: map[int]string{1: `{"pageInfo":{}}`}},
 			videosdktest.Session{ID: "big", Participants: people("b", 300)},
 		)
-		srv := newPipeServer(t, videosdktest.Options{Sessions: sessions, Faults: videosdktest.Faults{
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, Faults: videosdktest.Faults{
 			Fraction: 0.5, Seed: 1, MaxConsecutive: 4, Stall: time.Second}})
 		// Faults, 404s, schema errors and giving up, with good credentials.
 		c := newClient(t, srv, extract.Options{Tokens: minter, Logger: logger, MaxAttempts: 2,

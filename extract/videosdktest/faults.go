@@ -129,7 +129,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, fault Fault,
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		writeError(w, http.StatusTooManyRequests, "too many requests")
 	case Fault429Date:
-		w.Header().Set("Retry-After", s.opts.Clock.Now().Add(s.opts.Faults.RetryAfter).UTC().Format(http.TimeFormat))
+		w.Header().Set("Retry-After", time.Now().Add(s.opts.Faults.RetryAfter).UTC().Format(http.TimeFormat))
 		writeError(w, http.StatusTooManyRequests, "too many requests")
 	case FaultHTML200:
 		writeHTML(w, http.StatusOK, "<!DOCTYPE html><html><body><h1>Please log in to the network</h1></body></html>")

@@ -7,15 +7,8 @@ import (
 	"sync"
 )
 
-// NewPipeServer starts a Server that listens on no socket: Client reaches
-// it over in-memory connections (net.Pipe). Every wait between the two is
-// then on a channel or a timer, so that a test can run the client and the
-// server in a testing/synctest bubble, where backoff, pacing, Retry-After,
-// timeouts and the server's latency and rate limit all run on the bubble's
-// fake clock, take no real time, and measure exactly. Call it inside the
-// bubble, and Close it there.
-func NewPipeServer(opts Options) *Server {
-	s := newServer(opts)
+// serveInMemory serves s over in-memory connections (Options.InMemory).
+func (s *Server) serveInMemory() {
 	l := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
 	hs := &http.Server{Handler: s}
 	served := make(chan struct{})
@@ -31,7 +24,6 @@ func NewPipeServer(opts Options) *Server {
 		<-served
 		tr.CloseIdleConnections()
 	}
-	return s
 }
 
 // pipeListener hands Accept the server's end of each connection dial makes.

@@ -19,7 +19,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
-	"k8s.io/utils/clock"
 )
 
 // Options configures a Server. Zero values take the documented defaults.
@@ -52,12 +51,14 @@ type Options struct {
 	// (until the client gives up or the server is closed).
 	NeverAnswer bool
 	List        ListOptions // the session list, GET /v2/sessions/
-	// Clock is the server's time: a token's age and expiry, Retry-After
-	// dates and the rate limit go by it, so that a test can age tokens by
-	// stepping a fake clock instead of waiting. The delays the server
-	// serves (Latency, latency and stall faults) are real time. nil is the
-	// real clock.
-	Clock clock.PassiveClock
+	// InMemory serves over in-memory connections (net.Pipe), which only
+	// Client reaches, instead of on 127.0.0.1. Every wait between client
+	// and server is then on a channel or a timer, so that a test can run
+	// both in a testing/synctest bubble, where backoff, pacing,
+	// Retry-After, timeouts and the server's latency and rate limit all
+	// run on the bubble's fake clock, take no real time, and measure
+	// exactly. Make and close such a server inside the bubble.
+	InMemory bool
 }
 
 // RetryAfterForm is how a rate-limited answer says when to come back.
@@ -70,7 +71,7 @@ const (
 )
 
 // Server is a simulated VideoSDK participants API on 127.0.0.1, or in
-// memory (NewPipeServer).
+// memory (Options.InMemory).
 type Server struct {
 	opts    Options
 	url     string
@@ -97,10 +98,15 @@ type Server struct {
 // maxURIsKept bounds RequestURIs for long demo runs.
 const maxURIsKept = 1 << 20
 
-// NewServer starts a Server on 127.0.0.1 serving a copy of opts.Sessions,
-// whose IDs must be distinct (it panics otherwise). Close it.
+// NewServer starts a Server on 127.0.0.1 (or in memory) serving a copy of
+// opts.Sessions, whose IDs must be distinct (it panics otherwise). Close
+// it.
 func NewServer(opts Options) *Server {
 	s := newServer(opts)
+	if opts.InMemory {
+		s.serveInMemory()
+		return s
+	}
 	ts := httptest.NewServer(s)
 	s.url = ts.URL
 	s.close = func() {
@@ -118,9 +124,6 @@ func newServer(opts Options) *Server {
 		opts.MaxPerPage = 50
 	}
 	opts.Faults = opts.Faults.withDefaults()
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
 	s := &Server{
 		opts:      opts,
 		sessions:  make([]Session, 0, len(opts.Sessions)),
@@ -150,8 +153,8 @@ func newServer(opts Options) *Server {
 // URL is the base URL to give the client.
 func (s *Server) URL() string { return s.url }
 
-// Client is the HTTP client that reaches a server made by NewPipeServer,
-// and nil for one on a socket, which any client reaches at URL.
+// Client is the HTTP client that reaches a server in memory, and nil for
+// one on a socket, which any client reaches at URL.
 func (s *Server) Client() *http.Client { return s.client }
 
 // Close shuts the server down, ending stalled responses.
@@ -249,16 +252,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault == FaultLatency && !wait(r, s.randDuration(s.opts.Faults.Latency)) {
 		return
 	}
-	if now := s.opts.Clock.Now(); s.limiter != nil && !s.limiter.AllowN(now, 1) {
+	if s.limiter != nil && !s.limiter.Allow() {
 		s.rateLimited.Add(1)
-		res := s.limiter.ReserveN(now, 1)
-		delay := res.DelayFrom(now)
-		res.CancelAt(now)
+		res := s.limiter.Reserve()
+		delay := res.Delay()
+		res.Cancel()
 		switch s.opts.RateLimitRetryAfter {
 		case RetryAfterSeconds:
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
 		case RetryAfterDate:
-			w.Header().Set("Retry-After", now.Add(delay).UTC().Format(http.TimeFormat))
+			w.Header().Set("Retry-After", time.Now().Add(delay).UTC().Format(http.TimeFormat))
 		}
 		writeError(w, http.StatusTooManyRequests, "rate limit exceeded")
 		return
@@ -332,8 +335,7 @@ func (s *Server) authorized(token string) bool {
 	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return s.opts.Secret, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(s.opts.Clock.Now))
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	if err != nil {
 		return false
 	}
@@ -349,8 +351,8 @@ func (s *Server) authorized(token string) bool {
 		defer s.mu.Unlock()
 		first, seen := s.firstSeen[token]
 		if !seen {
-			s.firstSeen[token] = s.opts.Clock.Now()
-		} else if s.opts.Clock.Since(first) > s.opts.TokenMaxAge {
+			s.firstSeen[token] = time.Now()
+		} else if time.Since(first) > s.opts.TokenMaxAge {
 			s.tokensAged.Add(1)
 			return false
 		}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/apache/arrow-go/v18/parquet"
@@ -22,6 +23,7 @@ import (
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/internal/pipeline"
 	"github.com/participants-etl/participants-etl/internal/tabletest"
+	"github.com/participants-etl/participants-etl/load"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
@@ -231,6 +233,59 @@ func newSim(t *testing.T, opts videosdktest.Options) *videosdktest.Server {
 	srv := videosdktest.NewServer(opts)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// bubbleNow is the time inBubble sets its clock to: after the logical
+// times the tests give, as a real run's now is.
+var bubbleNow = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+
+// inBubble runs f in a testing/synctest bubble, whose fake clock it first
+// moves from 2000 to bubbleNow. Against a simulator in memory (InMemory,
+// runCLIOn), a run's waits (pacing, backoff, Retry-After, timeouts, the
+// server's latency and rate limit) then take no real time, and what a test
+// measures in time is exact.
+func inBubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(bubbleNow)) // no wait: the bubble's clock jumps
+		f(t)
+	})
+}
+
+// warmZstd writes and reads back a small Parquet file, outside any bubble,
+// so that the process-wide zstd codecs (load's pool of encoders, arrow-go's
+// decoder) are made here. A codec is tied to the bubble it was made in (its
+// channels are), and a bubble may not touch another's: one made in the
+// first bubble that writes Parquet would break the next test to use it.
+// The bubble tests are serial and write one file at a time, so they always
+// find this encoder in the pool and never make one of their own.
+func warmZstd() {
+	b := transform.NewBuilder(nil)
+	defer b.Release()
+	b.Append(transform.Row{SessionID: "warm", ParticipantID: "p", RunID: "warm"})
+	rec := b.NewRecord()
+	defer rec.Release()
+	var buf bytes.Buffer
+	pw, err := load.NewParquetWriter(&buf, load.ParquetOptions{})
+	if err == nil {
+		err = pw.Write(rec)
+	}
+	if err == nil {
+		err = pw.Close()
+	}
+	if err == nil {
+		_, err = tabletest.Read(bytes.NewReader(buf.Bytes()))
+	}
+	if err != nil {
+		panic(err)
+	}
+}
+
+// runCLIOn is runCLI against srv, a simulator in memory (InMemory), in a
+// bubble.
+func runCLIOn(t *testing.T, ctx context.Context, srv *videosdktest.Server, e env, stdin string, args ...string) cliResult {
+	t.Helper()
+	return runProcess(t, ctx, process{getenv: e, stdin: strings.NewReader(stdin), apiClient: srv.Client()}, args...)
 }
 
 // requestCounter serves h and tells a test when the requests it has seen

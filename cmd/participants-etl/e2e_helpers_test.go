@@ -281,12 +281,17 @@ func warmZstd() {
 	}
 }
 
-// runCLIOn is runCLI against srv, a simulator in memory (InMemory), in a
-// bubble.
-func runCLIOn(t *testing.T, ctx context.Context, srv *videosdktest.Server, e env, stdin string, args ...string) cliResult {
+// runCLIOn is runCLI with the API reached through api: in a bubble, the
+// Client of a simulator in memory (InMemory).
+func runCLIOn(t *testing.T, ctx context.Context, api *http.Client, e env, stdin string, args ...string) cliResult {
 	t.Helper()
-	return runProcess(t, ctx, process{getenv: e, stdin: strings.NewReader(stdin), apiClient: srv.Client()}, args...)
+	return runProcess(t, ctx, process{getenv: e, stdin: strings.NewReader(stdin), apiClient: api}, args...)
 }
+
+// roundTripFunc is an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // requestCounter serves h and tells a test when the requests it has seen
 // reach a count, so that a test waits for traffic instead of polling. It

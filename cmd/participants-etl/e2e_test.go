@@ -28,7 +28,7 @@ func TestExportEqualsSimulator(t *testing.T) {
 		out := t.TempDir()
 		list := writeList(t, append(append([]string{"# nightly list", ""}, ids(sessions)...), hostileIDs...)...)
 		start := time.Now()
-		res := runCLIOn(t, t.Context(), srv, credsEnv(nil), "", "run", "--sessions", list, "--output", out,
+		res := runCLIOn(t, t.Context(), srv.Client(), credsEnv(nil), "", "run", "--sessions", list, "--output", out,
 			"--api-url", srv.URL(), "--concurrency", "3", "--logical-time", "2026-11-26T14:00:00Z")
 		end := time.Now()
 		if res.code != exitPartial {
@@ -148,7 +148,7 @@ func TestChaos(t *testing.T) {
 		})
 		out := t.TempDir()
 		start := time.Now()
-		res := runCLIOn(t, t.Context(), srv, credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
+		res := runCLIOn(t, t.Context(), srv.Client(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
 			"--output", out, "--api-url", srv.URL(), "--request-timeout", "500ms", "--max-attempts", "10",
 			"--logical-time", "2026-11-26T15:00:00Z")
 		if res.code != exitOK {

@@ -53,7 +53,7 @@ func TestUnknownRateLimitIsFound(t *testing.T) {
 				srv := newSim(t, videosdktest.Options{InMemory: true, Sessions: sessions, RateLimit: limit, RateLimitRetryAfter: tc.form, MaxPerPage: 5})
 				out := t.TempDir()
 				start := time.Now()
-				res := runCLIOn(t, t.Context(), srv, credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
+				res := runCLIOn(t, t.Context(), srv.Client(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
 					"--output", out, "--api-url", srv.URL(), "--concurrency", "32")
 				elapsed := time.Since(start)
 				if res.code != exitOK {
@@ -118,7 +118,7 @@ func TestTokenRefusedForAgeIsRenewed(t *testing.T) {
 		srv := newSim(t, videosdktest.Options{InMemory: true, Sessions: sessions, RateLimit: 30, TokenMaxAge: 2 * time.Second})
 		out := t.TempDir()
 		start := time.Now()
-		res := runCLIOn(t, t.Context(), srv, credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
+		res := runCLIOn(t, t.Context(), srv.Client(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
 			"--output", out, "--api-url", srv.URL(), "--rate", "30")
 		if res.code != exitOK {
 			t.Fatalf("exit %d; stderr tail:\n%s", res.code, tail(res.stderr, 3000))
@@ -145,7 +145,7 @@ func TestServerThatNeverAnswers(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
 		start := time.Now()
-		res := runCLIOn(t, ctx, srv, credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
+		res := runCLIOn(t, ctx, srv.Client(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...),
 			"--output", out, "--api-url", srv.URL())
 		took := time.Since(start)
 		t.Logf("failed after %v", took)

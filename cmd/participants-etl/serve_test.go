@@ -102,7 +102,7 @@ func TestEveryLineOfARunCarriesItsID(t *testing.T) {
 		sessions := videosdktest.Generate(29, 30) // live sessions: re-reads are logged
 		srv := newSim(t, videosdktest.Options{InMemory: true, Sessions: sessions, Faults: videosdktest.Faults{Fraction: 0.2, Seed: 9, Stall: 300 * time.Millisecond}})
 		out := t.TempDir()
-		res := runCLIOn(t, t.Context(), srv, credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...), "--output", out,
+		res := runCLIOn(t, t.Context(), srv.Client(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...), "--output", out,
 			"--api-url", srv.URL(), "--request-timeout", "200ms")
 		if res.code != exitOK {
 			t.Fatalf("exit %d; stderr:\n%s", res.code, tail(res.stderr, 2000))

@@ -284,6 +284,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	// Out of the in-flight gauge before the client can have the answer: a
+	// body larger than the connection's buffer goes out during Write, and
+	// the client's next request may arrive before this handler returns.
+	done()
 	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/participants-etl/participants-etl/extract"
@@ -17,7 +18,6 @@ import (
 // TestBackPressureIsNotAFault: a page answered 429 more times than
 // MaxAttempts still arrives; a 5xx as often fails it.
 func TestBackPressureIsNotAFault(t *testing.T) {
-	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
 	sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 3)}}
 	for _, tc := range []struct {
 		fault videosdktest.Fault
@@ -28,20 +28,22 @@ func TestBackPressureIsNotAFault(t *testing.T) {
 		{videosdktest.Fault500JSON, false},
 	} {
 		t.Run(tc.fault.String(), func(t *testing.T) {
-			srv := newServer(t, videosdktest.Options{Sessions: sessions, Faults: videosdktest.Faults{
-				Fraction: 1, Kinds: []videosdktest.Fault{tc.fault}, MaxConsecutive: 5}})
-			c := newClient(t, srv, extract.Options{MaxAttempts: 3})
-			s, err := c.FetchSession(context.Background(), "s")
-			if tc.ok {
-				if err != nil {
-					t.Fatalf("five answers of back-pressure with --max-attempts 3: %v", err)
+			synctest.Test(t, func(t *testing.T) { // the pace's waits on a fake clock
+				srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, Faults: videosdktest.Faults{
+					Fraction: 1, Kinds: []videosdktest.Fault{tc.fault}, MaxConsecutive: 5}})
+				c := newClient(t, srv, extract.Options{MaxAttempts: 3})
+				s, err := c.FetchSession(context.Background(), "s")
+				if tc.ok {
+					if err != nil {
+						t.Fatalf("five answers of back-pressure with --max-attempts 3: %v", err)
+					}
+					assertExact(t, sessions[0], s)
+					return
 				}
-				assertExact(t, sessions[0], s)
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), "gave up after 3 attempts") {
-				t.Fatalf("err = %v, want giving up after 3 attempts", err)
-			}
+				if err == nil || !strings.Contains(err.Error(), "gave up after 3 attempts") {
+					t.Fatalf("err = %v, want giving up after 3 attempts", err)
+				}
+			})
 		})
 	}
 }
@@ -49,64 +51,69 @@ func TestBackPressureIsNotAFault(t *testing.T) {
 // TestRetryDeadlineBoundsBackPressure: a server that pushes back for ever
 // fails the session once the retry deadline has passed.
 func TestRetryDeadlineBoundsBackPressure(t *testing.T) {
-	sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 3)}}
-	srv := newServer(t, videosdktest.Options{Sessions: sessions, Faults: videosdktest.Faults{
-		Fraction: 1, Kinds: []videosdktest.Fault{videosdktest.Fault429Seconds}, MaxConsecutive: 1 << 30}})
-	c := newClient(t, srv, extract.Options{RetryDeadline: 50 * time.Millisecond})
-	_, err := c.FetchSession(context.Background(), "s")
-	var se *extract.SessionError
-	if !errors.As(err, &se) || !strings.Contains(se.Reason, "pushed back") || !strings.Contains(se.Reason, "retry deadline of 50ms") {
-		t.Fatalf("err = %v, want a SessionError naming the retry deadline", err)
-	}
+	synctest.Test(t, func(t *testing.T) { // the pace's waits on a fake clock
+		sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 3)}}
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, Faults: videosdktest.Faults{
+			Fraction: 1, Kinds: []videosdktest.Fault{videosdktest.Fault429Seconds}, MaxConsecutive: 1 << 30}})
+		c := newClient(t, srv, extract.Options{RetryDeadline: 50 * time.Millisecond})
+		_, err := c.FetchSession(context.Background(), "s")
+		var se *extract.SessionError
+		if !errors.As(err, &se) || !strings.Contains(se.Reason, "pushed back") || !strings.Contains(se.Reason, "retry deadline of 50ms") {
+			t.Fatalf("err = %v, want a SessionError naming the retry deadline", err)
+		}
+	})
 }
 
 // TestUnknownLimitExtract is the pace at the package level: a 60/s limit
 // the client is not told, concurrency 32, every row exact, and the numbers
-// logged.
+// logged. It runs on a fake clock (a synctest bubble, the server in
+// memory): the rate used is measured exactly, whatever the machine's load.
 func TestUnknownLimitExtract(t *testing.T) {
-	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
-	if testing.Short() {
-		t.Skip("runs for some seconds at a fixed server rate")
-	}
-	var sessions []videosdktest.Session
-	for i := range 40 {
-		sessions = append(sessions, videosdktest.Session{ID: "s" + string(rune('A'+i)), Participants: people("p", 300)})
-	}
-	const limit = 60
-	srv := newServer(t, videosdktest.Options{Sessions: sessions, RateLimit: limit, RateLimitRetryAfter: videosdktest.RetryAfterNone})
-	c := newClient(t, srv, extract.Options{Concurrency: 32, BackoffBase: 200 * time.Millisecond})
-	start := time.Now()
-	got := fetchAll(context.Background(), c, ids(sessions), 32)
-	took := time.Since(start)
-	assertAllExact(t, sessions, got)
-	limited := srv.RateLimited()
-	accepted := srv.Requests() - limited
-	t.Logf("%d accepted, %d answered 429 in %v: %.0f%% of %d/s used, 429s %.1f%% of successes",
-		accepted, limited, took.Round(time.Millisecond), 100*float64(accepted)/took.Seconds()/limit, limit,
-		100*float64(limited)/float64(accepted))
-	if float64(limited) > 0.10*float64(accepted) {
-		t.Errorf("%d 429s for %d successes, want at most 10%%", limited, accepted)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var sessions []videosdktest.Session
+		for i := range 40 {
+			sessions = append(sessions, videosdktest.Session{ID: "s" + string(rune('A'+i)), Participants: people("p", 300)})
+		}
+		const limit = 60
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, RateLimit: limit, RateLimitRetryAfter: videosdktest.RetryAfterNone})
+		c := newClient(t, srv, extract.Options{Concurrency: 32, BackoffBase: 200 * time.Millisecond})
+		start := time.Now()
+		got := fetchAll(context.Background(), c, ids(sessions), 32)
+		took := time.Since(start)
+		assertAllExact(t, sessions, got)
+		limited := srv.RateLimited()
+		accepted := srv.Requests() - limited
+		used := float64(accepted) / took.Seconds() / limit
+		t.Logf("%d accepted, %d answered 429 in %v: %.0f%% of %d/s used, 429s %.1f%% of successes",
+			accepted, limited, took.Round(time.Millisecond), 100*used, limit, 100*float64(limited)/float64(accepted))
+		if float64(limited) > 0.10*float64(accepted) {
+			t.Errorf("%d 429s for %d successes, want at most 10%%", limited, accepted)
+		}
+		if used < 0.80 {
+			t.Errorf("used %.0f%% of the server's rate, want at least 80%%", 100*used)
+		}
+	})
 }
 
 // TestRefusedTokenIsRenewed: a server that refuses a token 300ms after it
 // first accepted it; the client mints fresh ones, once per refusal for all
 // workers, and every session arrives.
 func TestRefusedTokenIsRenewed(t *testing.T) {
-	t.Parallel() // waits on real time (a rate, a timeout): overlap it with the other such tests
-	var sessions []videosdktest.Session
-	for i := range 12 {
-		sessions = append(sessions, videosdktest.Session{ID: "s" + string(rune('A'+i)), Participants: people("p", 200)})
-	}
-	srv := newServer(t, videosdktest.Options{Sessions: sessions, TokenMaxAge: 300 * time.Millisecond, RateLimit: 60, RateBurst: 1})
-	c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: 60})
-	got := fetchAll(context.Background(), c, ids(sessions), 8)
-	assertAllExact(t, sessions, got)
-	renewed := c.Stats().RetriesByCause[extract.CauseTokenRefused]
-	t.Logf("%d refusals of aged tokens, %d requests retried with a fresh one", srv.TokensAged(), renewed)
-	if srv.TokensAged() == 0 || renewed == 0 {
-		t.Fatal("no token was refused: the test proves nothing")
-	}
+	synctest.Test(t, func(t *testing.T) { // the tokens age on a fake clock
+		var sessions []videosdktest.Session
+		for i := range 12 {
+			sessions = append(sessions, videosdktest.Session{ID: "s" + string(rune('A'+i)), Participants: people("p", 200)})
+		}
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, TokenMaxAge: 300 * time.Millisecond, RateLimit: 60, RateBurst: 1})
+		c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: 60})
+		got := fetchAll(context.Background(), c, ids(sessions), 8)
+		assertAllExact(t, sessions, got)
+		renewed := c.Stats().RetriesByCause[extract.CauseTokenRefused]
+		t.Logf("%d refusals of aged tokens, %d requests retried with a fresh one", srv.TokensAged(), renewed)
+		if srv.TokensAged() == 0 || renewed == 0 {
+			t.Fatal("no token was refused: the test proves nothing")
+		}
+	})
 }
 
 // TestFreshTokenRefusedIsFatal: a server that refuses every token the first

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/participants-etl/participants-etl/extract"
@@ -37,6 +38,9 @@ func newServer(t *testing.T, opts videosdktest.Options) *videosdktest.Server {
 func newClient(t *testing.T, srv *videosdktest.Server, opts extract.Options) *extract.Client {
 	t.Helper()
 	opts.BaseURL = srv.URL()
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = srv.Client() // nil but in memory
+	}
 	if opts.Tokens == nil {
 		opts.Tokens = extract.NewMinter("test-key", secret, time.Minute)
 	}
@@ -433,53 +437,56 @@ func TestConcurrencyIsAHardCap(t *testing.T) {
 }
 
 func TestRateMatchesServerLimit(t *testing.T) {
-	var sessions []videosdktest.Session
-	for i := range 30 {
-		sessions = append(sessions, videosdktest.Session{ID: fmt.Sprint("s", i), Participants: people("p", 120)})
-	}
-	const limit = 120.0
-	srv := newServer(t, videosdktest.Options{Sessions: sessions, RateLimit: limit, RateBurst: 12})
-	c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: limit})
-	start := time.Now()
-	got := fetchAll(context.Background(), c, ids(sessions), 8)
-	took := time.Since(start)
-	for _, s := range sessions {
-		if r := got[s.ID]; r.err != nil {
-			t.Fatalf("session %s: %v", s.ID, r.err)
+	synctest.Test(t, func(t *testing.T) { // the pace and the server's rate on a fake clock
+		var sessions []videosdktest.Session
+		for i := range 30 {
+			sessions = append(sessions, videosdktest.Session{ID: fmt.Sprint("s", i), Participants: people("p", 120)})
 		}
-	}
-	st := c.Stats()
-	t.Logf("%d requests in %v, %d answered 429", st.Requests, took, st.RateLimited)
-	if st.Requests < 90 {
-		t.Fatalf("only %d requests", st.Requests)
-	}
-	if float64(st.RateLimited) > 0.02*float64(st.Requests) {
-		t.Errorf("%d of %d requests got a 429 at a rate equal to the server's limit", st.RateLimited, st.Requests)
-	}
-	ideal := time.Duration(float64(st.Requests-1) / limit * float64(time.Second))
-	if took < ideal*9/10 {
-		t.Errorf("%d requests took %v, faster than %v/s allows", st.Requests, took, limit)
-	}
+		const limit = 120.0
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, RateLimit: limit, RateBurst: 12})
+		c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: limit})
+		start := time.Now()
+		got := fetchAll(context.Background(), c, ids(sessions), 8)
+		took := time.Since(start)
+		for _, s := range sessions {
+			if r := got[s.ID]; r.err != nil {
+				t.Fatalf("session %s: %v", s.ID, r.err)
+			}
+		}
+		st := c.Stats()
+		t.Logf("%d requests in %v, %d answered 429", st.Requests, took, st.RateLimited)
+		if st.Requests < 90 {
+			t.Fatalf("only %d requests", st.Requests)
+		}
+		if float64(st.RateLimited) > 0.02*float64(st.Requests) {
+			t.Errorf("%d of %d requests got a 429 at a rate equal to the server's limit", st.RateLimited, st.Requests)
+		}
+		ideal := time.Duration(float64(st.Requests-1) / limit * float64(time.Second))
+		if took < ideal*9/10 {
+			t.Errorf("%d requests took %v, faster than %v/s allows", st.Requests, took, limit)
+		}
+	})
 }
 
 // TestRateOneTokenPerRequest catches a client that spends more than one
 // token of its rate per request, which would halve the rate it keeps.
 func TestRateOneTokenPerRequest(t *testing.T) {
-	sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 120)}} // 3 pages
-	srv := newServer(t, videosdktest.Options{Sessions: sessions})
-	c := newClient(t, srv, extract.Options{Rate: 4})
-	start := time.Now()
-	if _, err := c.FetchSession(context.Background(), "s"); err != nil {
-		t.Fatal(err)
-	}
-	// Tokens at 0, 250ms and 500ms; two per request would take a second.
-	if took := time.Since(start); took < 450*time.Millisecond || took > 800*time.Millisecond {
-		t.Errorf("3 requests at 4/s took %v, want about 500ms", took)
-	}
+	synctest.Test(t, func(t *testing.T) { // the pace on a fake clock: durations are exact
+		sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 120)}} // 3 pages
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions})
+		c := newClient(t, srv, extract.Options{Rate: 4})
+		start := time.Now()
+		if _, err := c.FetchSession(context.Background(), "s"); err != nil {
+			t.Fatal(err)
+		}
+		// Tokens at 0, 250ms and 500ms; two per request would take a second.
+		if took := time.Since(start); took != 500*time.Millisecond {
+			t.Errorf("3 requests at 4/s took %v, want 500ms", took)
+		}
+	})
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
-	t.Parallel() // seconds of real time against its own server
 	tests := []struct {
 		fault    videosdktest.Fault
 		after    time.Duration
@@ -492,23 +499,24 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault.String(), func(t *testing.T) {
-			t.Parallel()
-			sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 3)}}
-			srv := newServer(t, videosdktest.Options{Sessions: sessions, Faults: videosdktest.Faults{
-				Fraction: 1, Kinds: []videosdktest.Fault{tt.fault}, MaxConsecutive: 1, RetryAfter: tt.after}})
-			c := newClient(t, srv, extract.Options{})
-			start := time.Now()
-			s, err := c.FetchSession(context.Background(), "s")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if took := time.Since(start); took < tt.minWait {
-				t.Errorf("retried after %v, Retry-After asked for %v", took, tt.after)
-			}
-			assertExact(t, sessions[0], s)
-			if st := c.Stats(); st.RetriesByCause[tt.wantCaus] != 1 || st.Requests != 2 {
-				t.Errorf("stats %+v, want one %s retry in 2 requests", st, tt.wantCaus)
-			}
+			synctest.Test(t, func(t *testing.T) { // the wait on a fake clock
+				sessions := []videosdktest.Session{{ID: "s", Participants: people("p", 3)}}
+				srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, Faults: videosdktest.Faults{
+					Fraction: 1, Kinds: []videosdktest.Fault{tt.fault}, MaxConsecutive: 1, RetryAfter: tt.after}})
+				c := newClient(t, srv, extract.Options{})
+				start := time.Now()
+				s, err := c.FetchSession(context.Background(), "s")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if took := time.Since(start); took < tt.minWait {
+					t.Errorf("retried after %v, Retry-After asked for %v", took, tt.after)
+				}
+				assertExact(t, sessions[0], s)
+				if st := c.Stats(); st.RetriesByCause[tt.wantCaus] != 1 || st.Requests != 2 {
+					t.Errorf("stats %+v, want one %s retry in 2 requests", st, tt.wantCaus)
+				}
+			})
 		})
 	}
 }
@@ -552,66 +560,68 @@ func TestCancelledContext(t *testing.T) {
 // rate limit and live sessions, and still returns exactly the simulator's
 // data.
 func TestChaos(t *testing.T) {
-	t.Parallel() // seconds of real time against its own server
-	sessions := videosdktest.Generate(7, 60)
-	srv := newServer(t, videosdktest.Options{
-		Sessions:  sessions,
-		RateLimit: 600,
-		RateBurst: 60,
-		Faults: videosdktest.Faults{
-			Fraction: 0.2, Seed: 3, Latency: 20 * time.Millisecond, Stall: 2 * time.Second,
-		},
-	})
-	var logs bytes.Buffer
-	c := newClient(t, srv, extract.Options{
-		Concurrency:    8,
-		Rate:           600,
-		RequestTimeout: 250 * time.Millisecond,
-		MaxAttempts:    8,
-		Logger:         slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	got := fetchAll(context.Background(), c, ids(sessions), 8)
-	for _, want := range srv.Snapshot() {
-		r := got[want.ID]
-		if r.err != nil {
-			t.Errorf("session %s: %v", want.ID, r.err)
-			continue
+	synctest.Test(t, func(t *testing.T) { // stalls, timeouts, backoff and the rate on a fake clock
+		sessions := videosdktest.Generate(7, 60)
+		srv := newServer(t, videosdktest.Options{
+			InMemory:  true,
+			Sessions:  sessions,
+			RateLimit: 600,
+			RateBurst: 60,
+			Faults: videosdktest.Faults{
+				Fraction: 0.2, Seed: 3, Latency: 20 * time.Millisecond, Stall: 2 * time.Second,
+			},
+		})
+		var logs bytes.Buffer
+		c := newClient(t, srv, extract.Options{
+			Concurrency:    8,
+			Rate:           600,
+			RequestTimeout: 250 * time.Millisecond,
+			MaxAttempts:    8,
+			Logger:         slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		})
+		got := fetchAll(context.Background(), c, ids(sessions), 8)
+		for _, want := range srv.Snapshot() {
+			r := got[want.ID]
+			if r.err != nil {
+				t.Errorf("session %s: %v", want.ID, r.err)
+				continue
+			}
+			assertExact(t, want, r.session)
 		}
-		assertExact(t, want, r.session)
-	}
-	st := c.Stats()
-	served := srv.FaultsServed()
-	t.Logf("requests %d, pages %d, rereads %d, retries %v, faults served %v", st.Requests, st.Pages, st.Rereads, st.RetriesByCause, served)
-	for _, f := range videosdktest.AllFaults {
-		if served[f] == 0 {
-			t.Errorf("the simulator never served fault %s", f)
+		st := c.Stats()
+		served := srv.FaultsServed()
+		t.Logf("requests %d, pages %d, rereads %d, retries %v, faults served %v", st.Requests, st.Pages, st.Rereads, st.RetriesByCause, served)
+		for _, f := range videosdktest.AllFaults {
+			if served[f] == 0 {
+				t.Errorf("the simulator never served fault %s", f)
+			}
 		}
-	}
-	for _, cause := range []string{extract.CauseNetwork, extract.CauseTimeout, extract.CauseInvalidJSON,
-		extract.CauseHTTP408, extract.CauseHTTP429, extract.CauseHTTP5xx} {
-		if st.RetriesByCause[cause] == 0 {
-			t.Errorf("no retries counted for cause %s", cause)
+		for _, cause := range []string{extract.CauseNetwork, extract.CauseTimeout, extract.CauseInvalidJSON,
+			extract.CauseHTTP408, extract.CauseHTTP429, extract.CauseHTTP5xx} {
+			if st.RetriesByCause[cause] == 0 {
+				t.Errorf("no retries counted for cause %s", cause)
+			}
 		}
-	}
-	// One log line per retry, with the stable keys.
-	var retryLines int
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, `"msg":"retrying page"`) {
-			retryLines++
-			for _, key := range []string{`"level":"WARN"`, `"session_id"`, `"page"`, `"attempt"`, `"status"`, `"cause"`, `"delay_seconds"`} {
-				if !strings.Contains(line, key) {
-					t.Fatalf("retry log line without %s: %s", key, line)
+		// One log line per retry, with the stable keys.
+		var retryLines int
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, `"msg":"retrying page"`) {
+				retryLines++
+				for _, key := range []string{`"level":"WARN"`, `"session_id"`, `"page"`, `"attempt"`, `"status"`, `"cause"`, `"delay_seconds"`} {
+					if !strings.Contains(line, key) {
+						t.Fatalf("retry log line without %s: %s", key, line)
+					}
 				}
 			}
 		}
-	}
-	var retries int64
-	for _, n := range st.RetriesByCause {
-		retries += n
-	}
-	if int64(retryLines) != retries {
-		t.Errorf("%d retry log lines for %d retries", retryLines, retries)
-	}
+		var retries int64
+		for _, n := range st.RetriesByCause {
+			retries += n
+		}
+		if int64(retryLines) != retries {
+			t.Errorf("%d retry log lines for %d retries", retryLines, retries)
+		}
+	})
 }
 
 type syncWriter struct {
@@ -654,25 +664,26 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 // TestRateCutOn429 sets the client's rate at 2.5 times the server's limit:
 // the 429s must slow the whole client down, and every session still arrive.
 func TestRateCutOn429(t *testing.T) {
-	t.Parallel() // seconds of real time against its own server
-	var sessions []videosdktest.Session
-	for i := range 14 {
-		sessions = append(sessions, videosdktest.Session{ID: fmt.Sprint("s", i), Participants: people("p", 120)})
-	}
-	srv := newServer(t, videosdktest.Options{Sessions: sessions, RateLimit: 40, RateBurst: 4})
-	c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: 100})
-	got := fetchAll(context.Background(), c, ids(sessions), 8)
-	assertAllExact(t, sessions, got)
-	st := c.Stats()
-	t.Logf("%d requests, %d answered 429", st.Requests, st.RateLimited)
-	if st.RateLimited == 0 {
-		t.Fatal("no 429 above the server's limit: the test proves nothing")
-	}
-	// Without the shared gate and the cut, the workers keep sending at
-	// 100/s and some 60% of the requests are refused.
-	if st.RateLimited*3 > st.Requests {
-		t.Errorf("%d of %d requests answered 429: the client did not slow down", st.RateLimited, st.Requests)
-	}
+	synctest.Test(t, func(t *testing.T) { // the pace and the server's rate on a fake clock
+		var sessions []videosdktest.Session
+		for i := range 14 {
+			sessions = append(sessions, videosdktest.Session{ID: fmt.Sprint("s", i), Participants: people("p", 120)})
+		}
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, RateLimit: 40, RateBurst: 4})
+		c := newClient(t, srv, extract.Options{Concurrency: 8, Rate: 100})
+		got := fetchAll(context.Background(), c, ids(sessions), 8)
+		assertAllExact(t, sessions, got)
+		st := c.Stats()
+		t.Logf("%d requests, %d answered 429", st.Requests, st.RateLimited)
+		if st.RateLimited == 0 {
+			t.Fatal("no 429 above the server's limit: the test proves nothing")
+		}
+		// Without the shared gate and the cut, the workers keep sending at
+		// 100/s and some 60% of the requests are refused.
+		if st.RateLimited*3 > st.Requests {
+			t.Errorf("%d of %d requests answered 429: the client did not slow down", st.RateLimited, st.Requests)
+		}
+	})
 }
 
 // BenchmarkFetchSession reads a 5000-participant session (100 pages)

@@ -104,10 +104,14 @@ func openFakeGCS(t *testing.T) (*Table, func() []string) {
 	}
 }
 
-// forEachBackend runs f as a subtest per backend.
+// forEachBackend runs f as a subtest per backend, the backends side by
+// side: each has its own table.
 func forEachBackend(t *testing.T, f func(t *testing.T, b testBackend)) {
 	for _, b := range testBackends() {
-		t.Run(b.name, func(t *testing.T) { f(t, b) })
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, b)
+		})
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/participants-etl/participants-etl/extract"
 )
 
 func envMap(m map[string]string) env { return func(k string) string { return m[k] } }
@@ -37,6 +39,11 @@ func TestParseRunFlagsAndEnv(t *testing.T) {
 			if c.Output != "./out" || c.APIURL != "https://api.videosdk.live" || c.Concurrency != 8 || c.PerPage != 100 ||
 				c.RequestTimeout != 30*time.Second || c.MaxAttempts != 6 || c.Rate != 0 || c.ShardCount != 1 || c.ShardIndex != 0 || c.Incremental || c.Full {
 				t.Errorf("defaults: %+v", c)
+			}
+			// TestServerThatNeverAnswers runs at 1s; at the default, the
+			// client waits this long for a silent server's first round.
+			if got := clientOptions(c, nil).FirstByteTimeout; c.FirstByteTimeout != extract.DefaultFirstByteTimeout || got != c.FirstByteTimeout {
+				t.Errorf("first-byte timeout %v, %v in the client's options; want the default %v", c.FirstByteTimeout, got, extract.DefaultFirstByteTimeout)
 			}
 		}},
 		{name: "environment fills flags", args: nil, env: with(map[string]string{

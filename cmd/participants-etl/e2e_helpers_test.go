@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/apache/arrow-go/v18/parquet"
@@ -21,6 +22,7 @@ import (
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/internal/pipeline"
 	"github.com/participants-etl/participants-etl/internal/tabletest"
+	"github.com/participants-etl/participants-etl/load"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
@@ -233,13 +235,75 @@ func newSim(t *testing.T, opts videosdktest.Options) *videosdktest.Server {
 	return srv
 }
 
+// bubbleNow is the time inBubble sets its clock to: after the logical
+// times the tests give, as a real run's now is.
+var bubbleNow = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+
+// inBubble runs f in a testing/synctest bubble, whose fake clock it first
+// moves from 2000 to bubbleNow. Against a simulator in memory (InMemory,
+// runCLIOn), a run's waits (pacing, backoff, Retry-After, timeouts, the
+// server's latency and rate limit) then take no real time, and what a test
+// measures in time is exact.
+func inBubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(bubbleNow)) // no wait: the bubble's clock jumps
+		f(t)
+	})
+}
+
+// warmZstd writes and reads back a small Parquet file, outside any bubble,
+// so that the process-wide zstd codecs (load's pool of encoders, arrow-go's
+// decoder) are made here. A codec is tied to the bubble it was made in (its
+// channels are), and a bubble may not touch another's: one made in the
+// first bubble that writes Parquet would break the next test to use it.
+// The bubble tests are serial and write one file at a time, so they always
+// find this encoder in the pool and never make one of their own.
+func warmZstd() {
+	b := transform.NewBuilder(nil)
+	defer b.Release()
+	b.Append(transform.Row{SessionID: "warm", ParticipantID: "p", RunID: "warm"})
+	rec := b.NewRecord()
+	defer rec.Release()
+	var buf bytes.Buffer
+	pw, err := load.NewParquetWriter(&buf, load.ParquetOptions{})
+	if err == nil {
+		err = pw.Write(rec)
+	}
+	if err == nil {
+		err = pw.Close()
+	}
+	if err == nil {
+		_, err = tabletest.Read(bytes.NewReader(buf.Bytes()))
+	}
+	if err != nil {
+		panic(err)
+	}
+}
+
+// runCLIOn is runCLI with the API reached through api: in a bubble, the
+// Client of a simulator in memory (InMemory).
+func runCLIOn(t *testing.T, ctx context.Context, api *http.Client, e env, stdin string, args ...string) cliResult {
+	t.Helper()
+	return runProcess(t, ctx, process{getenv: e, stdin: strings.NewReader(stdin), apiClient: api}, args...)
+}
+
+// roundTripFunc is an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // requestCounter serves h and tells a test when the requests it has seen
-// reach a count, so that a test waits for traffic instead of polling.
+// reach a count, so that a test waits for traffic instead of polling. It
+// can also hold requests unanswered (holdFrom).
 type requestCounter struct {
 	h     http.Handler
 	mu    sync.Mutex
 	n     int
 	marks map[int]chan struct{}
+	// From request number holdAt on (0: none), requests wait for release.
+	holdAt  int
+	release chan struct{}
 }
 
 // countRequests puts a counter in front of h and serves it on loopback.
@@ -257,8 +321,38 @@ func (c *requestCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		close(ch)
 		delete(c.marks, c.n)
 	}
+	hold := c.holdAt > 0 && c.n >= c.holdAt
+	release := c.release
 	c.mu.Unlock()
+	if hold {
+		select {
+		case <-release:
+		case <-r.Context().Done(): // the client is gone: stopped or killed
+			return
+		}
+	}
 	c.h.ServeHTTP(w, r)
+}
+
+// holdFrom returns a channel closed once n more requests have come in, and
+// holds the nth and every later one unanswered until the returned release
+// is called or its client goes away: a run stopped or killed once the
+// channel is closed is stopped mid-extraction, however fast it fetches.
+func (c *requestCounter) holdFrom(n int) (arrived <-chan struct{}, release func()) {
+	arrived = c.after(n)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holdAt = c.n + n
+	ch := make(chan struct{})
+	c.release = ch
+	return arrived, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.release == ch {
+			c.holdAt, c.release = 0, nil
+		}
+		close(ch)
+	}
 }
 
 // after returns a channel closed once n more requests have come in.

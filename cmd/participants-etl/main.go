@@ -63,6 +63,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -125,6 +126,10 @@ type process struct {
 	// (load.WriteOptions.PublishHook) and at the ledger's steps
 	// (pipeline.Options.LedgerHook); production leaves it nil.
 	publishHook func(step string) error
+	// apiClient reaches the API in tests that serve the simulator in
+	// memory (videosdktest.NewPipeServer) to run on a fake clock;
+	// production leaves it nil: the client's own.
+	apiClient *http.Client
 }
 
 func runMain(ctx context.Context, args []string, p process) int {

@@ -16,6 +16,8 @@ func (p *process) options(cfg Config, log *slog.Logger) pipeline.Options {
 	if logical.IsZero() {
 		logical = p.clock.Now()
 	}
+	api := clientOptions(cfg, log)
+	api.HTTPClient = p.apiClient
 	return pipeline.Options{
 		Sessions:    cfg.Sessions,
 		Stdin:       p.stdin,
@@ -32,7 +34,7 @@ func (p *process) options(cfg Config, log *slog.Logger) pipeline.Options {
 		LogicalTime:       logical,
 		ShardIndex:        cfg.ShardIndex,
 		ShardCount:        cfg.ShardCount,
-		API:               clientOptions(cfg, log),
+		API:               api,
 		MaxFailedFraction: cfg.MaxFailedFraction,
 		ProgressInterval:  cfg.ProgressInterval,
 		Incremental:       cfg.Incremental,

@@ -273,14 +273,17 @@ func TestScheduleRunsOnEveryTick(t *testing.T) {
 // visible, and the exit code (1) says the run did not commit.
 func TestScheduleStopDuringARun(t *testing.T) {
 	sessions := videosdktest.Generate(19, 120)
-	srv := newSim(t, videosdktest.Options{Sessions: sessions, Latency: 50 * time.Millisecond})
+	srv := newSim(t, videosdktest.Options{Sessions: sessions})
 	requests, apiURL := countRequests(t, srv)
+	// From the 11th request on, the server holds the answers: the stop
+	// comes while the run is fetching.
+	fetching, release := requests.holdFrom(11)
+	defer release()
 	out := t.TempDir()
 	s := startScheduled(t, time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC), "--schedule", "@every 1s",
 		"--sessions", writeList(t, ids(sessions)...), "--output", out, "--api-url", apiURL, "--concurrency", "2")
 	// The first run is the latest tick's, started at once (its slot has no
 	// published run).
-	fetching := requests.after(11)
 	waitFor(t, fetching, 15*time.Second, "the first scheduled run to be fetching")
 	s.stop()
 	start := time.Now()

@@ -98,34 +98,36 @@ func TestDemoRuns(t *testing.T) {
 // TestEveryLineOfARunCarriesItsID: from "run starting" to the summary, the
 // client's lines (retries, re-reads) included, each log line names the run.
 func TestEveryLineOfARunCarriesItsID(t *testing.T) {
-	sessions := videosdktest.Generate(29, 30) // live sessions: re-reads are logged
-	srv := newSim(t, videosdktest.Options{Sessions: sessions, Faults: videosdktest.Faults{Fraction: 0.2, Seed: 9, Stall: 300 * time.Millisecond}})
-	out := t.TempDir()
-	res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...), "--output", out,
-		"--api-url", srv.URL(), "--request-timeout", "200ms")
-	if res.code != exitOK {
-		t.Fatalf("exit %d; stderr:\n%s", res.code, tail(res.stderr, 2000))
-	}
-	runID := onlyReport(t, out).RunID
-	lines, clientLines := 0, 0
-	for _, line := range strings.Split(strings.TrimSpace(res.stderr), "\n") {
-		var l struct {
-			Message string `json:"message"`
-			RunID   string `json:"run_id"`
-			Page    *int   `json:"page"`
+	inBubble(t, func(t *testing.T) { // stalls and timeouts on a fake clock
+		sessions := videosdktest.Generate(29, 30) // live sessions: re-reads are logged
+		srv := newSim(t, videosdktest.Options{InMemory: true, Sessions: sessions, Faults: videosdktest.Faults{Fraction: 0.2, Seed: 9, Stall: 300 * time.Millisecond}})
+		out := t.TempDir()
+		res := runCLIOn(t, t.Context(), srv.Client(), credsEnv(nil), "", "run", "--sessions", writeList(t, ids(sessions)...), "--output", out,
+			"--api-url", srv.URL(), "--request-timeout", "200ms")
+		if res.code != exitOK {
+			t.Fatalf("exit %d; stderr:\n%s", res.code, tail(res.stderr, 2000))
 		}
-		if err := json.Unmarshal([]byte(line), &l); err != nil {
-			t.Fatalf("not a JSON log line: %s", line)
+		runID := onlyReport(t, out).RunID
+		lines, clientLines := 0, 0
+		for _, line := range strings.Split(strings.TrimSpace(res.stderr), "\n") {
+			var l struct {
+				Message string `json:"message"`
+				RunID   string `json:"run_id"`
+				Page    *int   `json:"page"`
+			}
+			if err := json.Unmarshal([]byte(line), &l); err != nil {
+				t.Fatalf("not a JSON log line: %s", line)
+			}
+			lines++
+			if l.Page != nil {
+				clientLines++
+			}
+			if l.RunID != runID {
+				t.Errorf("line without run_id %s: %s", runID, line)
+			}
 		}
-		lines++
-		if l.Page != nil {
-			clientLines++
+		if clientLines == 0 {
+			t.Errorf("no line of the client (retries) among %d lines: the test proves nothing", lines)
 		}
-		if l.RunID != runID {
-			t.Errorf("line without run_id %s: %s", runID, line)
-		}
-	}
-	if clientLines == 0 {
-		t.Errorf("no line of the client (retries) among %d lines: the test proves nothing", lines)
-	}
+	})
 }

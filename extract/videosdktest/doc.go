@@ -39,6 +39,9 @@
 // (RateLimitRetryAfter). Options.TokenMaxAge refuses a token some time after
 // its first use (a server-side validity shorter than exp), and
 // Options.NeverAnswer takes every request and never answers.
+// Options.InMemory serves over in-memory connections instead of a socket,
+// so that a test runs client and server in a testing/synctest bubble, on a
+// fake clock.
 //
 // The session list, GET /v2/sessions/?roomId=&customRoomId=&page=&perPage=
 // &startDate=&endDate=, lists the sessions newest first by Session.Start

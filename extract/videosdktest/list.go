@@ -241,10 +241,7 @@ func (sess Session) ListStatus() string {
 }
 
 func (sess *Session) listItem(preview int) map[string]any {
-	parts := make([]map[string]any, 0, max(0, preview))
-	for j := 0; j < preview && j < len(sess.Participants); j++ {
-		parts = append(parts, sess.Participants[j].wire(j))
-	}
+	parts := json.RawMessage(appendParticipants(nil, sess.Participants[:max(0, min(preview, len(sess.Participants)))]))
 	var end any
 	if !sess.End.IsZero() {
 		end = stampUTC(sess.End)
@@ -264,6 +261,15 @@ func (sess *Session) listItem(preview int) map[string]any {
 	put(m, "roomId", sess.RoomID, sess.RoomIDIs)
 	put(m, "customRoomId", sess.CustomRoomID, sess.CustomRoomIDIs)
 	return m
+}
+
+func put(m map[string]any, key, value string, is Presence) {
+	switch is {
+	case Present:
+		m[key] = value
+	case Null:
+		m[key] = nil
+	}
 }
 
 func stampUTC(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }

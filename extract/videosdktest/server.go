@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
@@ -50,6 +51,14 @@ type Options struct {
 	// (until the client gives up or the server is closed).
 	NeverAnswer bool
 	List        ListOptions // the session list, GET /v2/sessions/
+	// InMemory serves over in-memory connections (net.Pipe), which only
+	// Client reaches, instead of on 127.0.0.1. Every wait between client
+	// and server is then on a channel or a timer, so that a test can run
+	// both in a testing/synctest bubble, where backoff, pacing,
+	// Retry-After, timeouts and the server's latency and rate limit all
+	// run on the bubble's fake clock, take no real time, and measure
+	// exactly. Make and close such a server inside the bubble.
+	InMemory bool
 }
 
 // RetryAfterForm is how a rate-limited answer says when to come back.
@@ -61,10 +70,13 @@ const (
 	RetryAfterNone                          // no Retry-After header
 )
 
-// Server is a simulated VideoSDK participants API on 127.0.0.1.
+// Server is a simulated VideoSDK participants API on 127.0.0.1, or in
+// memory (Options.InMemory).
 type Server struct {
 	opts    Options
-	http    *httptest.Server
+	url     string
+	client  *http.Client // nil on a socket
+	close   func()
 	limiter *rate.Limiter
 
 	mu       sync.Mutex
@@ -86,9 +98,25 @@ type Server struct {
 // maxURIsKept bounds RequestURIs for long demo runs.
 const maxURIsKept = 1 << 20
 
-// NewServer starts a Server serving a copy of opts.Sessions, whose IDs must
-// be distinct (it panics otherwise). Close it.
+// NewServer starts a Server on 127.0.0.1 (or in memory) serving a copy of
+// opts.Sessions, whose IDs must be distinct (it panics otherwise). Close
+// it.
 func NewServer(opts Options) *Server {
+	s := newServer(opts)
+	if opts.InMemory {
+		s.serveInMemory()
+		return s
+	}
+	ts := httptest.NewServer(s)
+	s.url = ts.URL
+	s.close = func() {
+		ts.CloseClientConnections()
+		ts.Close()
+	}
+	return s
+}
+
+func newServer(opts Options) *Server {
 	if opts.DefaultPerPage <= 0 {
 		opts.DefaultPerPage = 20
 	}
@@ -98,6 +126,7 @@ func NewServer(opts Options) *Server {
 	opts.Faults = opts.Faults.withDefaults()
 	s := &Server{
 		opts:      opts,
+		sessions:  make([]Session, 0, len(opts.Sessions)),
 		byID:      make(map[string]int, len(opts.Sessions)),
 		streak:    make(map[string]int),
 		rnd:       rand.New(rand.NewPCG(uint64(opts.Faults.Seed), 0x5eed)),
@@ -118,18 +147,18 @@ func NewServer(opts Options) *Server {
 		}
 		s.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
 	}
-	s.http = httptest.NewServer(s)
 	return s
 }
 
 // URL is the base URL to give the client.
-func (s *Server) URL() string { return s.http.URL }
+func (s *Server) URL() string { return s.url }
+
+// Client is the HTTP client that reaches a server in memory, and nil for
+// one on a socket, which any client reaches at URL.
+func (s *Server) Client() *http.Client { return s.client }
 
 // Close shuts the server down, ending stalled responses.
-func (s *Server) Close() {
-	s.http.CloseClientConnections()
-	s.http.Close()
-}
+func (s *Server) Close() { s.close() }
 
 // MaxInFlight is the most requests the server has handled at once.
 func (s *Server) MaxInFlight() int { return int(s.maxInFlight.Load()) }
@@ -255,6 +284,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	// Out of the in-flight gauge before the client can have the answer: a
+	// body larger than the connection's buffer goes out during Write, and
+	// the client's next request may arrive before this handler returns.
+	done()
 	w.WriteHeader(status)
 	w.Write(body)
 }
@@ -357,43 +390,48 @@ func (s *Server) render(id string, page, perPage int, grow bool) (int, []byte) {
 	} else if from := (page - 1) * perPage; from < total {
 		parts = sess.Participants[from:min(total, from+perPage)]
 	}
-	wireParts := make([]map[string]any, len(parts))
-	for j, p := range parts {
-		wireParts[j] = p.wire(j)
+	// Written by hand, keys in the order encoding/json gives a map's: the
+	// simulator is most of what a test run spends its CPU on, and maps
+	// through encoding/json cost five times as much.
+	b := make([]byte, 0, 256+200*len(parts))
+	b = append(b, `{"apiVersion":"v2.simulated","data":`...)
+	if sess.DataAsArray {
+		b = append(b, '[')
 	}
-	data := map[string]any{
-		"id":     sess.ID,
-		"status": "ongoing",
-		"region": "in002",
-		"start":  "2021-10-25T05:09:58.934Z",
-		"end":    nil,
-		"links": map[string]string{
-			"get_room":    "https://api.videosdk.live/v2/rooms/" + sess.RoomID,
-			"get_session": "https://api.videosdk.live/v2/sessions/" + sess.ID,
-		},
-		"metadata": map[string]any{"simulated": true, "shard": i % 7},
-	}
+	b = append(b, '{')
+	b = appendField(b, "customRoomId", sess.CustomRoomID, sess.CustomRoomIDIs, ",")
+	b = append(b, `"end":null,"id":`...)
+	b = appendString(b, sess.ID)
+	b = append(b, `,"links":{"get_room":`...)
+	b = appendString(b, "https://api.videosdk.live/v2/rooms/"+sess.RoomID)
+	b = append(b, `,"get_session":`...)
+	b = appendString(b, "https://api.videosdk.live/v2/sessions/"+sess.ID)
+	b = append(b, `},"metadata":{"shard":`...)
+	b = strconv.AppendInt(b, int64(i%7), 10)
+	b = append(b, `,"simulated":true}`...)
 	switch sess.ParticipantsIs {
 	case Present:
-		data["participants"] = wireParts
+		b = append(b, `,"participants":`...)
+		b = appendParticipants(b, parts)
 	case Null:
-		data["participants"] = nil
+		b = append(b, `,"participants":null`...)
 	}
-	put(data, "roomId", sess.RoomID, sess.RoomIDIs)
-	put(data, "customRoomId", sess.CustomRoomID, sess.CustomRoomIDIs)
-	resp := map[string]any{
-		"pageInfo":   pageInfo(page, perPage, total),
-		"data":       data,
-		"apiVersion": "v2.simulated",
-	}
+	b = append(b, `,"region":"in002"`...)
+	b = appendField(b, ",roomId", sess.RoomID, sess.RoomIDIs, "")
+	b = append(b, `,"start":"2021-10-25T05:09:58.934Z","status":"ongoing"}`...)
 	if sess.DataAsArray {
-		resp["data"] = []any{data}
+		b = append(b, ']')
 	}
-	body, err := json.Marshal(resp)
-	if err != nil {
-		panic(err) // maps of strings and numbers always marshal
-	}
-	return http.StatusOK, body
+	info := pageInfo(page, perPage, total)
+	b = append(b, `,"pageInfo":{"currentPage":`...)
+	b = strconv.AppendInt(b, int64(info["currentPage"]), 10)
+	b = append(b, `,"lastPage":`...)
+	b = strconv.AppendInt(b, int64(info["lastPage"]), 10)
+	b = append(b, `,"perPage":`...)
+	b = strconv.AppendInt(b, int64(info["perPage"]), 10)
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, int64(info["total"]), 10)
+	return http.StatusOK, append(b, "}}"...)
 }
 
 func (sess *Session) grow() {
@@ -416,34 +454,113 @@ func (sess *Session) grow() {
 	}
 }
 
-func (p Participant) wire(j int) map[string]any {
-	m := map[string]any{
-		"participantId": p.ID,
-		"metadata":      map[string]any{"device": []string{"web", "android", "ios"}[j%3]},
-	}
-	put(m, "name", p.Name, p.NameIs)
-	switch p.TimelogIs {
-	case Present:
-		tl := make([]map[string]any, len(p.Timelog))
-		for k, e := range p.Timelog {
-			tl[k] = map[string]any{"mode": "CONFERENCE"}
-			put(tl[k], "start", e.Start, e.StartIs)
-			put(tl[k], "end", e.End, e.EndIs)
+var devices = []string{"web", "android", "ios"}
+
+// appendParticipants appends the JSON array of parts, as a page lists them.
+func appendParticipants(b []byte, parts []Participant) []byte {
+	b = append(b, '[')
+	for j, p := range parts {
+		if j > 0 {
+			b = append(b, ',')
 		}
-		m["timelog"] = tl
-	case Null:
-		m["timelog"] = nil
+		b = append(b, `{"metadata":{"device":`...)
+		b = appendString(b, devices[j%3])
+		b = append(b, '}')
+		b = appendField(b, ",name", p.Name, p.NameIs, "")
+		b = append(b, `,"participantId":`...)
+		b = appendString(b, p.ID)
+		switch p.TimelogIs {
+		case Present:
+			b = append(b, `,"timelog":[`...)
+			for k, e := range p.Timelog {
+				if k > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, '{')
+				b = appendField(b, "end", e.End, e.EndIs, ",")
+				b = append(b, `"mode":"CONFERENCE"`...)
+				b = appendField(b, ",start", e.Start, e.StartIs, "")
+				b = append(b, '}')
+			}
+			b = append(b, ']')
+		case Null:
+			b = append(b, `,"timelog":null`...)
+		}
+		b = append(b, '}')
 	}
-	return m
+	return append(b, ']')
 }
 
-func put(m map[string]any, key, value string, is Presence) {
-	switch is {
-	case Present:
-		m[key] = value
-	case Null:
-		m[key] = nil
+// appendField appends "key":value, or "key":null, or nothing, as is says,
+// followed by after. A key starting with a comma has it written first.
+func appendField(b []byte, key, value string, is Presence, after string) []byte {
+	if is == Absent {
+		return b
 	}
+	if key[0] == ',' {
+		b, key = append(b, ','), key[1:]
+	}
+	b = append(b, '"')
+	b = append(b, key...)
+	b = append(b, `":`...)
+	if is == Null {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, value)
+	}
+	return append(b, after...)
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json
+// escapes it (HTML characters, U+2028 and U+2029 included; invalid UTF-8
+// as U+FFFD).
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			start = i + size
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			start = i + size
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 func errorBody(status int, message string) (int, []byte) {

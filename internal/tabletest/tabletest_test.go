@@ -3,8 +3,6 @@ package tabletest_test
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,49 +14,11 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/participants-etl/participants-etl/internal/tabletest"
-	"github.com/participants-etl/participants-etl/load"
 	"github.com/participants-etl/participants-etl/schemas"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
-func ptr[T any](v T) *T { return &v }
-
-// sampleRows has a distinct value in every column of every row and a null
-// in each nullable column now and then, over several row groups.
-func sampleRows(n int) []transform.Row {
-	rows := make([]transform.Row, n)
-	for i := range rows {
-		r := transform.Row{
-			SessionID:     fmt.Sprintf("session-%d", i/10),
-			ParticipantID: fmt.Sprintf("participant-%d", i),
-			TimelogIndex:  int32(i % 4),
-			StartTime:     1_764_165_600_000_000 + int64(i)*1_000_001,
-			ExtractedAt:   1_764_170_000_000_000 + int64(i),
-			RunID:         fmt.Sprintf("run-%d", i%3),
-		}
-		if i%5 != 1 {
-			r.RoomID = ptr(fmt.Sprintf("room-%d", i))
-		}
-		if i%5 != 2 {
-			r.CustomRoomID = ptr(fmt.Sprintf("custom-room-%d", i))
-		}
-		switch i % 7 {
-		case 3: // null
-		case 4:
-			r.ParticipantName = ptr("")
-		default:
-			r.ParticipantName = ptr(fmt.Sprintf("Zoë %d 参加者", i))
-		}
-		if i%6 != 5 {
-			r.EndTime = ptr(r.StartTime + int64(i)*7_000)
-			r.DurationMS = ptr(transform.DurationMS(r.StartTime, *r.EndTime))
-		}
-		rows[i] = r
-	}
-	return rows
-}
-
-// recordWriter is what the production writer and pqarrow's have in common.
+// recordWriter is pqarrow's file writer as encode uses it.
 type recordWriter interface {
 	Write(arrow.RecordBatch) error
 	Close() error
@@ -77,45 +37,6 @@ func encode(t *testing.T, w recordWriter, open error, recs ...arrow.RecordBatch)
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// writeParquet encodes records with the production writer.
-func writeParquet(t *testing.T, opts load.ParquetOptions, recs ...arrow.RecordBatch) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	pw, err := load.NewParquetWriter(&buf, opts)
-	encode(t, pw, err, recs...)
-	return buf.Bytes()
-}
-
-func TestReadWhatTheWriterWrote(t *testing.T) {
-	want := sampleRows(250)
-	b := transform.NewBuilder(nil)
-	defer b.Release()
-	var recs []arrow.RecordBatch
-	for from := 0; from < len(want); from += 60 {
-		b.Append(want[from:min(from+60, len(want))]...)
-		rec := b.NewRecord()
-		defer rec.Release()
-		recs = append(recs, rec)
-	}
-	data := writeParquet(t, load.ParquetOptions{RowGroupRows: 100}, recs...) // 3 row groups
-
-	got, err := tabletest.Read(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	compare(t, got, want)
-
-	path := filepath.Join(t.TempDir(), "part.parquet")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got, err = tabletest.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	compare(t, got, want)
 }
 
 func compare(t *testing.T, got, want []transform.Row) {
@@ -204,7 +125,7 @@ func correct(column string) string { return rowField[column] }
 // file of the right schema: only a reader that goes by name and a
 // comparison with what was meant to be written can tell.
 func TestReadShowsSwappedColumns(t *testing.T) {
-	want := sampleRows(40)
+	want := tabletest.SampleRows(40)
 	swapped := func(column string) string {
 		switch column {
 		case schemas.ColRoomID:
@@ -216,7 +137,7 @@ func TestReadShowsSwappedColumns(t *testing.T) {
 	}
 	rec := record(t, schemas.Timelogs, want, swapped)
 	defer rec.Release()
-	got, err := tabletest.Read(bytes.NewReader(writeParquet(t, load.ParquetOptions{}, rec)))
+	got, err := tabletest.Read(bytes.NewReader(parquetOf(t, rec)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,8 +151,8 @@ func TestReadShowsSwappedColumns(t *testing.T) {
 	}
 }
 
-// parquetOf encodes rec with pqarrow directly: for files of schemas other
-// than Timelogs, which the production writer refuses.
+// parquetOf encodes rec with pqarrow directly. (That the judge reads what
+// the production writer writes is load's TestTabletestReadsTheWriter.)
 func parquetOf(t *testing.T, rec arrow.RecordBatch) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -246,7 +167,7 @@ func TestReadGoesByName(t *testing.T) {
 	for i, j := 0, len(fields)-1; i < j; i, j = i+1, j-1 {
 		fields[i], fields[j] = fields[j], fields[i]
 	}
-	want := sampleRows(30)
+	want := tabletest.SampleRows(30)
 	rec := record(t, arrow.NewSchema(fields, nil), want, correct)
 	defer rec.Release()
 	got, err := tabletest.Read(bytes.NewReader(parquetOf(t, rec)))
@@ -287,7 +208,7 @@ func TestReadRejectsOtherTables(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows := sampleRows(3)
+			rows := tabletest.SampleRows(3)
 			rec := record(t, tt.schema, rows, func(column string) string {
 				if f, ok := rowField[column]; ok {
 					return f

@@ -7,36 +7,13 @@ import (
 	"github.com/participants-etl/participants-etl/schemas"
 )
 
-// mixedSessions are static sessions, some ended and some ongoing.
-func mixedSessions(t *testing.T, seed int64, n int) []videosdktest.Session {
-	t.Helper()
-	sessions := videosdktest.Generate(seed, n)
-	open := 0
-	for i := range sessions {
-		s := &sessions[i]
-		s.Live = videosdktest.NotLive
-		if i%3 == 0 && s.Ended() && len(s.Participants) > 0 {
-			p := &s.Participants[0]
-			p.TimelogIs = videosdktest.Present
-			p.Timelog = append(p.Timelog, videosdktest.Entry{Start: "2026-11-26T13:45:00.5Z", EndIs: videosdktest.Absent})
-		}
-		if !s.Ended() {
-			open++
-		}
-	}
-	if open == 0 || open == n {
-		t.Fatalf("seed %d: %d of %d sessions ongoing; want some of each", seed, open, n)
-	}
-	return sessions
-}
-
 // TestIncrementalLatestEqualsSimulator runs the binary twice with
 // --incremental: tick 1 over ended and ongoing sessions; then the ongoing
 // ones end and new ones join the list; tick 2 asks only for what was not
 // complete at tick 1, and the participant_timelogs_latest view of
 // schemas/duckdb equals the simulator's final data row for row.
 func TestIncrementalLatestEqualsSimulator(t *testing.T) {
-	first := mixedSessions(t, 51, 30)
+	first := videosdktest.GenerateStatic(51, 30, 3, "2026-11-26T13:45:00.5Z", videosdktest.Absent)
 	srv := newSimulator(t, first)
 	root := t.TempDir()
 	run := func(list, logical string) {
@@ -50,7 +27,7 @@ func TestIncrementalLatestEqualsSimulator(t *testing.T) {
 			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T14:20:00.123Z"))
 		}
 	}
-	fresh := mixedSessions(t, 52, 12)
+	fresh := videosdktest.GenerateStatic(52, 12, 3, "2026-11-26T13:45:00.5Z", videosdktest.Absent)
 	for _, s := range fresh {
 		srv.SetSession(s)
 	}

@@ -80,6 +80,32 @@ func Generate(seed int64, n int) []Session {
 	return sessions
 }
 
+// GenerateStatic is Generate's n sessions made static (NotLive), the first
+// participant of every every-th ended session given one more interval from
+// start whose end is endIs (Absent or Null): a mix of ended and ongoing
+// sessions for incremental exports. It panics if seed gives no mix: a
+// fixture that tests nothing.
+func GenerateStatic(seed int64, n, every int, start string, endIs Presence) []Session {
+	sessions := Generate(seed, n)
+	ongoing := 0
+	for i := range sessions {
+		s := &sessions[i]
+		s.Live = NotLive
+		if i%every == 0 && s.Ended() && len(s.Participants) > 0 {
+			p := &s.Participants[0]
+			p.TimelogIs = Present
+			p.Timelog = append(p.Timelog, Entry{Start: start, EndIs: endIs})
+		}
+		if !s.Ended() {
+			ongoing++
+		}
+	}
+	if ongoing == 0 || ongoing == n {
+		panic(fmt.Sprintf("videosdktest.GenerateStatic: seed %d makes %d of %d sessions ongoing; want some of each", seed, ongoing, n))
+	}
+	return sessions
+}
+
 var names = []string{
 	"Demo-1", "Zoë Ångström", "李小龙", "山田 太郎", "محمد عبد الله", "שירה כהן", "😀 Party Host",
 	"👩‍👩‍👧 Family", "Ñandú", "O'Brien \"Bob\"", "Δημήτρης", "Владимир", "नमस्ते", "  spaced  ",

@@ -47,3 +47,27 @@ func TestSetSessionAndEndOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateStatic: static sessions, the added open intervals making a
+// mix of ended and ongoing ones; a fixture without a mix panics.
+func TestGenerateStatic(t *testing.T) {
+	sessions := GenerateStatic(21, 16, 2, "2026-11-26T13:30:00Z", Null)
+	ongoing := 0
+	for _, s := range sessions {
+		if s.Live != NotLive {
+			t.Errorf("session %s is live", s.ID)
+		}
+		if !s.Ended() {
+			ongoing++
+		}
+	}
+	if len(sessions) != 16 || ongoing == 0 || ongoing == 16 {
+		t.Errorf("%d sessions, %d ongoing; want 16, some of each", len(sessions), ongoing)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("one session cannot be a mix, yet GenerateStatic did not panic")
+		}
+	}()
+	GenerateStatic(21, 1, 2, "2026-11-26T13:30:00Z", Null)
+}

@@ -44,34 +44,6 @@ func TestComplete(t *testing.T) {
 	}
 }
 
-// incrementalSessions makes n static sessions, about half of them ongoing
-// (an interval without an end), both kinds present.
-func incrementalSessions(t *testing.T, seed int64, n int) []videosdktest.Session {
-	t.Helper()
-	sessions := videosdktest.Generate(seed, n)
-	for i := range sessions {
-		s := &sessions[i]
-		s.Live = videosdktest.NotLive
-		if i%2 == 0 && s.Ended() && len(s.Participants) > 0 {
-			p := &s.Participants[0]
-			p.TimelogIs = videosdktest.Present
-			p.Timelog = append(p.Timelog, videosdktest.Entry{Start: "2026-11-26T13:30:00Z", EndIs: videosdktest.Null})
-		}
-	}
-	var open, done int
-	for _, s := range sessions {
-		if s.Ended() {
-			done++
-		} else {
-			open++
-		}
-	}
-	if open == 0 || done == 0 {
-		t.Fatalf("seed %d: %d ongoing and %d ended sessions; want some of each", seed, open, done)
-	}
-	return sessions
-}
-
 // tick is one incremental run of ids at logical into out.
 func tick(t *testing.T, srv *videosdktest.Server, out string, logical time.Time, ids []string) (*Report, error) {
 	t.Helper()
@@ -180,7 +152,7 @@ func rowsPerRun(t *testing.T, root string) map[string]int {
 // and 4 fetches and writes what tick 2 did and leaves the other slots
 // alone.
 func TestIncrementalTicks(t *testing.T) {
-	first := incrementalSessions(t, 21, 16)
+	first := videosdktest.GenerateStatic(21, 16, 2, "2026-11-26T13:30:00Z", videosdktest.Null)
 	srv := serve(t, first)
 	out := t.TempDir()
 	t2, t3, t4 := lt1.Add(time.Hour), lt1.Add(2*time.Hour), lt1.Add(3*time.Hour)
@@ -201,7 +173,7 @@ func TestIncrementalTicks(t *testing.T) {
 	// list.
 	ongoing1 := idsOf(first, func(s videosdktest.Session) bool { return !s.Ended() })
 	endOngoing(srv, first, "2026-11-26T14:30:00Z")
-	fresh := incrementalSessions(t, 22, 8)
+	fresh := videosdktest.GenerateStatic(22, 8, 2, "2026-11-26T13:30:00Z", videosdktest.Null)
 	for _, s := range fresh {
 		srv.SetSession(s)
 	}
@@ -283,7 +255,7 @@ func TestIncrementalTicks(t *testing.T) {
 // TestFullRefetchesAndRecords: --full with --incremental fetches every
 // session, and still records the complete ones.
 func TestFullRefetchesAndRecords(t *testing.T) {
-	sessions := incrementalSessions(t, 23, 6)
+	sessions := videosdktest.GenerateStatic(23, 6, 2, "2026-11-26T13:30:00Z", videosdktest.Null)
 	srv := serve(t, sessions)
 	out := t.TempDir()
 	list := idsOf(sessions, nil)
@@ -310,7 +282,7 @@ func TestFullRefetchesAndRecords(t *testing.T) {
 // has published its files and says so, exits 1, writes its report; the
 // next tick fetches every session again, so nothing is lost.
 func TestLedgerFailureAfterPublish(t *testing.T) {
-	sessions := incrementalSessions(t, 24, 8)
+	sessions := videosdktest.GenerateStatic(24, 8, 2, "2026-11-26T13:30:00Z", videosdktest.Null)
 	srv := serve(t, sessions)
 	out := t.TempDir()
 	list := idsOf(sessions, nil)

@@ -23,29 +23,10 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		code := runMain(ctx, os.Args[1:], childProcess())
 		stop()
-		if path := os.Getenv("PARTICIPANTS_ETL_HWM_FILE"); path != "" {
-			writePeakRSS(path)
-		}
 		os.Exit(code)
 	}
 	warmZstd()
 	os.Exit(m.Run())
-}
-
-// writePeakRSS records this process's peak resident set (VmHWM, in kB).
-// The rusage of a waited child is no substitute: on Linux its ru_maxrss
-// keeps the forked parent's high-water mark across execve, and the parent
-// holds the simulator's data.
-func writePeakRSS(path string) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			os.WriteFile(path, []byte(f[1]), 0o644)
-		}
-	}
 }
 
 // child is a running subprocess of the command.

@@ -243,7 +243,8 @@ var bubbleNow = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 // moves from 2000 to bubbleNow. Against a simulator in memory (InMemory,
 // runCLIOn), a run's waits (pacing, backoff, Retry-After, timeouts, the
 // server's latency and rate limit) then take no real time, and what a test
-// measures in time is exact.
+// measures in time is exact. Use it in tests that are not parallel: see
+// warmZstd.
 func inBubble(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {

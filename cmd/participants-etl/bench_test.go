@@ -1,39 +1,15 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 )
-
-// benchSessions makes sessions of perSession(i) participants (session i)
-// with one closed interval each, exactly rows rows in all.
-func benchSessions(rows int, perSession func(i int) int) []videosdktest.Session {
-	var sessions []videosdktest.Session
-	base := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	for n := 0; n < rows; {
-		i := len(sessions)
-		s := videosdktest.Session{ID: fmt.Sprintf("%024x", i), RoomID: "abc-xyzw-lmno", CustomRoomID: "room"}
-		s.Participants = make([]videosdktest.Participant, min(perSession(i), rows-n))
-		for j := range s.Participants {
-			start := base.Add(time.Duration(n) * time.Second)
-			s.Participants[j] = videosdktest.Participant{
-				ID:      fmt.Sprintf("p%07d", j),
-				Name:    fmt.Sprintf("Participant %d", j),
-				Timelog: []videosdktest.Entry{{Start: start.Format(time.RFC3339Nano), End: start.Add(time.Hour).Format(time.RFC3339Nano)}},
-			}
-			n++
-		}
-		sessions = append(sessions, s)
-	}
-	return sessions
-}
 
 // BenchmarkExport exports from the simulator to local Parquet and reports
 // rows/s and the peak resident memory of the exporting process (the
@@ -61,8 +37,8 @@ func BenchmarkExport(b *testing.B) {
 	}
 	for _, shape := range shapes {
 		for _, rows := range []int{250_000, 1_000_000, 4_000_000} {
-			b.Run(fmt.Sprintf("%s/rows=%d", shape.name, rows), func(b *testing.B) {
-				benchExport(b, bin, benchSessions(rows, shape.perSession), rows)
+			b.Run(shape.name+"/rows="+strconv.Itoa(rows), func(b *testing.B) {
+				benchExport(b, bin, videosdktest.Sized(rows, shape.perSession), rows)
 			})
 		}
 	}

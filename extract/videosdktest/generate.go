@@ -80,6 +80,31 @@ func Generate(seed int64, n int) []Session {
 	return sessions
 }
 
+// Sized makes rows rows of plain sessions: the i-th has perSession(i)
+// participants (fewer in the last), each with one closed hour-long
+// interval, every interval starting a second after the one before. IDs are
+// 24 hex digits, as VideoSDK's are. For benchmarks of a known shape.
+func Sized(rows int, perSession func(i int) int) []Session {
+	var sessions []Session
+	base := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	for n := 0; n < rows; {
+		i := len(sessions)
+		s := Session{ID: fmt.Sprintf("%024x", i), RoomID: "abc-xyzw-lmno", CustomRoomID: "room"}
+		s.Participants = make([]Participant, min(perSession(i), rows-n))
+		for j := range s.Participants {
+			start := base.Add(time.Duration(n) * time.Second)
+			s.Participants[j] = Participant{
+				ID:      fmt.Sprintf("p%07d", j),
+				Name:    fmt.Sprintf("Participant %d", j),
+				Timelog: []Entry{{Start: start.Format(time.RFC3339Nano), End: start.Add(time.Hour).Format(time.RFC3339Nano)}},
+			}
+			n++
+		}
+		sessions = append(sessions, s)
+	}
+	return sessions
+}
+
 // GenerateStatic is Generate's n sessions made static (NotLive), the first
 // participant of every every-th ended session given one more interval from
 // start whose end is endIs (Absent or Null): a mix of ended and ongoing

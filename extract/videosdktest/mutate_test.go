@@ -1,6 +1,7 @@
 package videosdktest
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -70,4 +71,21 @@ func TestGenerateStatic(t *testing.T) {
 		}
 	}()
 	GenerateStatic(21, 1, 2, "2026-11-26T13:30:00Z", Null)
+}
+
+// TestSized: exactly rows intervals, the sessions sized by perSession but
+// the last, which takes what is left.
+func TestSized(t *testing.T) {
+	sessions := Sized(20, func(i int) int { return 1 + i })
+	var sizes []int
+	rows := 0
+	for _, s := range sessions {
+		sizes = append(sizes, len(s.Participants))
+		for _, p := range s.Participants {
+			rows += len(p.Timelog)
+		}
+	}
+	if want := []int{1, 2, 3, 4, 5, 5}; rows != 20 || !slices.Equal(sizes, want) || len(sessions[5].ID) != 24 {
+		t.Errorf("%d rows in sessions of %v (IDs like %q); want 20 in %v", rows, sizes, sessions[5].ID, want)
+	}
 }

@@ -156,13 +156,8 @@ func (a *idArena) sealed(i int) string {
 	if !a.isPacked(i) {
 		return held
 	}
-	var b strings.Builder
-	b.Grow(2 * len(held))
-	for j := range len(held) {
-		b.WriteByte(hexDigits[held[j]>>4])
-		b.WriteByte(hexDigits[held[j]&15])
-	}
-	return b.String()
+	var buf [MaxSessionIDBytes]byte
+	return string(appendHex(buf[:0], held))
 }
 
 // equal reports whether the i-th ID is id, sealed or not.

@@ -127,7 +127,7 @@ type process struct {
 	// (pipeline.Options.LedgerHook); production leaves it nil.
 	publishHook func(step string) error
 	// apiClient reaches the API in tests that serve the simulator in
-	// memory (videosdktest.NewPipeServer) to run on a fake clock;
+	// memory (videosdktest.Options.InMemory) to run on a fake clock;
 	// production leaves it nil: the client's own.
 	apiClient *http.Client
 }

@@ -401,8 +401,6 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// localErr maps file system errors onto the driver's: absent files to
-// errNotExist, permission problems to ErrStoreAccess.
 // walk calls visit for start and everything below it, as filepath.WalkDir
 // does, until ctx is done. What is missing (start, or an entry removed
 // while walking) is skipped: to a store, it holds no objects.
@@ -421,6 +419,8 @@ func walk(ctx context.Context, start string, visit func(p string, e fs.DirEntry)
 	})
 }
 
+// localErr maps file system errors onto the driver's: absent files to
+// errNotExist, permission problems to ErrStoreAccess.
 func localErr(op, p string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -191,7 +191,7 @@ func (s *Server) renderList(q url.Values, page, perPage int, visit bool) (int, [
 		data[k] = s.sessions[i].listItem(preview)
 	}
 	body, err := json.Marshal(map[string]any{
-		"pageInfo": pageInfo(page, perPage, total),
+		"pageInfo": newPageInfo(page, perPage, total),
 		"data":     data,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package videosdktest
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 )
@@ -87,5 +88,22 @@ func TestSized(t *testing.T) {
 	}
 	if want := []int{1, 2, 3, 4, 5, 5}; rows != 20 || !slices.Equal(sizes, want) || len(sessions[5].ID) != 24 {
 		t.Errorf("%d rows in sessions of %v (IDs like %q); want 20 in %v", rows, sizes, sessions[5].ID, want)
+	}
+}
+
+// TestPageInfoJSON: the block written by hand is what encoding/json
+// writes, for the participants pages and the list alike.
+func TestPageInfoJSON(t *testing.T) {
+	for _, pi := range []pageInfo{newPageInfo(1, 20, 0), newPageInfo(3, 50, 101), newPageInfo(7, 1, 7)} {
+		want, err := json.Marshal(pi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pi.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("appendJSON = %s, want %s", got, want)
+		}
+	}
+	if pi := newPageInfo(3, 50, 101); pi.LastPage != 3 {
+		t.Errorf("101 participants at 50 a page: lastPage %d, want 3", pi.LastPage)
 	}
 }

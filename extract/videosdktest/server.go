@@ -422,16 +422,9 @@ func (s *Server) render(id string, page, perPage int, grow bool) (int, []byte) {
 	if sess.DataAsArray {
 		b = append(b, ']')
 	}
-	info := pageInfo(page, perPage, total)
-	b = append(b, `,"pageInfo":{"currentPage":`...)
-	b = strconv.AppendInt(b, int64(info["currentPage"]), 10)
-	b = append(b, `,"lastPage":`...)
-	b = strconv.AppendInt(b, int64(info["lastPage"]), 10)
-	b = append(b, `,"perPage":`...)
-	b = strconv.AppendInt(b, int64(info["perPage"]), 10)
-	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, int64(info["total"]), 10)
-	return http.StatusOK, append(b, "}}"...)
+	b = append(b, `,"pageInfo":`...)
+	b = newPageInfo(page, perPage, total).appendJSON(b)
+	return http.StatusOK, append(b, '}')
 }
 
 func (sess *Session) grow() {
@@ -589,12 +582,28 @@ func wait(r *http.Request, d time.Duration) bool {
 	}
 }
 
-// pageInfo is the paging block of a participants or list answer.
-func pageInfo(page, perPage, total int) map[string]int {
-	return map[string]int{
-		"currentPage": page,
-		"perPage":     perPage,
-		"lastPage":    (total + perPage - 1) / perPage,
-		"total":       total,
-	}
+// pageInfo is the paging block of a participants or list answer, its
+// fields in the order encoding/json writes a map's keys.
+type pageInfo struct {
+	CurrentPage int `json:"currentPage"`
+	LastPage    int `json:"lastPage"`
+	PerPage     int `json:"perPage"`
+	Total       int `json:"total"`
+}
+
+func newPageInfo(page, perPage, total int) pageInfo {
+	return pageInfo{CurrentPage: page, LastPage: (total + perPage - 1) / perPage, PerPage: perPage, Total: total}
+}
+
+// appendJSON appends the block as encoding/json writes it.
+func (pi pageInfo) appendJSON(b []byte) []byte {
+	b = append(b, `{"currentPage":`...)
+	b = strconv.AppendInt(b, int64(pi.CurrentPage), 10)
+	b = append(b, `,"lastPage":`...)
+	b = strconv.AppendInt(b, int64(pi.LastPage), 10)
+	b = append(b, `,"perPage":`...)
+	b = strconv.AppendInt(b, int64(pi.PerPage), 10)
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, int64(pi.Total), 10)
+	return append(b, '}')
 }

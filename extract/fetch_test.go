@@ -635,29 +635,142 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
+// fetchFrom fetches session "s" from a server that answers with h, by a
+// client made from opts (a static token and a silent logger unless set). It
+// returns the client, for its stats, and the fetch's error.
+func fetchFrom(t *testing.T, h http.HandlerFunc, opts extract.Options) (*extract.Client, error) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	opts.BaseURL = srv.URL
+	if opts.Tokens == nil {
+		opts.Tokens = extract.StaticToken("t")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c, err := extract.NewClient(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.FetchSession(context.Background(), "s")
+	return c, err
+}
+
 func TestRedirectIsNotFollowed(t *testing.T) {
 	var elsewhere atomic.Int64
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, err := fetchFrom(t, func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v2/rooms/") {
 			elsewhere.Add(1)
 			fmt.Fprint(w, `{"pageInfo":{"currentPage":1,"perPage":20,"lastPage":1,"total":0},"data":{"participants":[]}}`)
 			return
 		}
 		http.Redirect(w, r, "/v2/rooms/x", http.StatusFound)
-	}))
-	defer proxy.Close()
-	c, err := extract.NewClient(extract.Options{BaseURL: proxy.URL, Tokens: extract.StaticToken("t"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.FetchSession(context.Background(), "s")
+	}, extract.Options{})
 	var se *extract.SessionError
 	if !errors.As(err, &se) || !strings.Contains(se.Reason, "HTTP 302") {
 		t.Errorf("err = %v, want a SessionError for HTTP 302", err)
 	}
 	if n := elsewhere.Load(); n != 0 {
 		t.Errorf("the redirect was followed %d times", n)
+	}
+}
+
+// TestSecretsNeverLeak drives the client down its failure paths, against
+// the simulator and against a proxy that echoes the Authorization header
+// back, and checks that neither the secret nor a token appears in any error
+// or log line.
+func TestSecretsNeverLeak(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var errs []string
+	record := func(err error) {
+		if err != nil {
+			errs = append(errs, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+		}
+	}
+
+	const static = "static-token-do-not-leak"
+	wrongSecret := []byte("wrong-secret-do-not-leak")
+	var minted, wrongMinted string
+	// Against the simulator, on a fake clock: its 429s slow the pace right
+	// down, and stalls wait out timeouts. Tokens are minted in the bubble,
+	// on its clock, as the server reads them.
+	synctest.Test(t, func(t *testing.T) {
+		minter := extract.NewMinter("test-key", secret, time.Minute)
+		var err error
+		if minted, err = minter.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wrongMinter := extract.NewMinter("test-key", wrongSecret, time.Minute)
+		wrongMinted, _ = wrongMinter.Token(context.Background())
+
+		sessions := append(videosdktest.Generate(5, 12),
+			videosdktest.Session{ID: "schema", Participants: people("s", 3), Override: map[int]string{1: `{"pageInfo":{}}`}},
+			videosdktest.Session{ID: "big", Participants: people("b", 300)},
+		)
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, Faults: videosdktest.Faults{
+			Fraction: 0.5, Seed: 1, MaxConsecutive: 4, Stall: time.Second}})
+		// Faults, 404s, schema errors and giving up, with good credentials.
+		c := newClient(t, srv, extract.Options{Tokens: minter, Logger: logger, MaxAttempts: 2,
+			RequestTimeout: 200 * time.Millisecond})
+		for _, r := range fetchAll(context.Background(), c, append(ids(sessions), "missing", "../x"), 4) {
+			record(r.err)
+		}
+		c = newClient(t, srv, extract.Options{Tokens: minter, Logger: logger, MaxBodyBytes: 2000})
+		_, err = c.FetchSession(context.Background(), "big")
+		record(err)
+		// Wrong credentials, minted and static.
+		for _, tokens := range []extract.TokenSource{wrongMinter, extract.StaticToken(static)} {
+			c := newClient(t, srv, extract.Options{Tokens: tokens, Logger: logger})
+			_, err := c.FetchSession(context.Background(), sessions[0].ID)
+			record(err)
+		}
+	})
+	// A proxy that puts the request's Authorization header into its answers.
+	var n atomic.Int64
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		switch n.Add(1) % 4 {
+		case 0:
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"statusCode":400,"error":"Bad Request","message":"bad token %s"}`, auth)
+		case 1:
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprintf(w, `<html>upstream refused %s</html>`, auth)
+		case 2:
+			fmt.Fprintf(w, `<html>login: %s</html>`, auth)
+		case 3:
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, `{"message":"token %s is not allowed"}`, auth)
+		}
+	}
+	for range 3 {
+		_, err := fetchFrom(t, echo, extract.Options{Tokens: extract.StaticToken(static), Logger: logger,
+			BackoffBase: time.Millisecond, MaxAttempts: 3})
+		record(err)
+	}
+	// Bad options.
+	_, err := extract.NewClient(extract.Options{BaseURL: "https://user:" + static + "@api.example",
+		Tokens: extract.NewMinter("test-key", secret, time.Minute)})
+	record(err)
+
+	if len(errs) < 20 || logs.Len() == 0 {
+		t.Fatalf("only %d errors and %d bytes of logs: the failure paths were not exercised", len(errs), logs.Len())
+	}
+	secrets := map[string]string{
+		"secret": string(secret), "wrong secret": string(wrongSecret),
+		"minted token": minted, "wrong minted token": wrongMinted, "static token": static,
+	}
+	for what, s := range secrets {
+		for _, e := range errs {
+			if strings.Contains(e, s) {
+				t.Errorf("the %s appears in error %q", what, e)
+			}
+		}
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the %s appears in the logs", what)
+		}
 	}
 }
 
@@ -711,7 +824,7 @@ func BenchmarkFetchSession(b *testing.B) {
 // client stops reading at the limit instead of running out of memory.
 func TestBodyLimitWithoutContentLength(t *testing.T) {
 	var sent atomic.Int64
-	endless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c, err := fetchFrom(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"pageInfo":{"currentPage":1},"data":{"participants":[`))
 		chunk := []byte(strings.Repeat(`{"participantId":"x"},`, 100))
 		for r.Context().Err() == nil && sent.Load() < 64<<20 {
@@ -722,14 +835,7 @@ func TestBodyLimitWithoutContentLength(t *testing.T) {
 			}
 			http.NewResponseController(w).Flush()
 		}
-	}))
-	defer endless.Close()
-	c, err := extract.NewClient(extract.Options{BaseURL: endless.URL, Tokens: extract.StaticToken("t"), MaxBodyBytes: 1 << 20,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.FetchSession(context.Background(), "s")
+	}, extract.Options{MaxBodyBytes: 1 << 20})
 	var se *extract.SessionError
 	if !errors.As(err, &se) || !strings.Contains(se.Reason, "page 1: response body over the limit of 1048576 bytes") {
 		t.Fatalf("err = %v, want a SessionError for the body limit", err)

@@ -20,11 +20,7 @@ func Generate(seed int64, n int) []Session {
 	sessions := make([]Session, 0, n)
 	ids := make(map[string]bool, n)
 	for i := range n {
-		id := randomID(rnd, 24, "0123456789abcdef")
-		for ids[id] {
-			id = randomID(rnd, 24, "0123456789abcdef")
-		}
-		ids[id] = true
+		id := uniqueID(rnd, 24, "0123456789abcdef", ids)
 		s := Session{
 			ID:           id,
 			RoomID:       randomID(rnd, 3, "abcdefghijklmnopqrstuvwxyz") + "-" + randomID(rnd, 4, "abcdefghijklmnopqrstuvwxyz") + "-" + randomID(rnd, 4, "abcdefghijklmnopqrstuvwxyz"),
@@ -68,11 +64,7 @@ func Generate(seed int64, n int) []Session {
 		}
 		seen := make(map[string]bool, size)
 		for j := range size {
-			pid := randomID(rnd, 8, "abcdefghijklmnopqrstuvwxyz0123456789")
-			for seen[pid] {
-				pid = randomID(rnd, 8, "abcdefghijklmnopqrstuvwxyz0123456789")
-			}
-			seen[pid] = true
+			pid := uniqueID(rnd, 8, "abcdefghijklmnopqrstuvwxyz0123456789", seen)
 			s.Participants = append(s.Participants, participant(rnd, pid, j, base))
 		}
 		sessions = append(sessions, s)
@@ -210,4 +202,14 @@ func randomID(rnd *rand.Rand, n int, alphabet string) string {
 		b[i] = alphabet[rnd.IntN(len(alphabet))]
 	}
 	return string(b)
+}
+
+// uniqueID draws random IDs until one is not in seen, and adds it there.
+func uniqueID(rnd *rand.Rand, n int, alphabet string, seen map[string]bool) string {
+	id := randomID(rnd, n, alphabet)
+	for seen[id] {
+		id = randomID(rnd, n, alphabet)
+	}
+	seen[id] = true
+	return id
 }

@@ -126,9 +126,10 @@ func (t *Table) ReadLedger(ctx context.Context) (*Ledger, error) {
 // ReadLedgerFor reads the ledger as ReadLedger does, but keeps only the
 // sessions keep accepts (nil keeps all): a run passes the IDs of its list,
 // so that what it holds grows with the list, not with the ledger's
-// history. Each object is filtered as soon as it is decoded and the kept
-// IDs are copied out of its text, so at most a few objects' text is held
-// at once. keep is called from several goroutines at once.
+// history. Objects are decoded as they stream in and each line is filtered
+// as it is read, so what is held is the kept IDs and a few buffers per
+// object being read, however large the objects. keep is called from
+// several goroutines at once and must not retain id.
 func (t *Table) ReadLedgerFor(ctx context.Context, keep func(id string) bool) (*Ledger, error) {
 	objs, err := t.drv.List(ctx, ledgerFolder)
 	if err != nil {
@@ -140,12 +141,9 @@ func (t *Table) ReadLedgerFor(ctx context.Context, keep func(id string) bool) (*
 	g.SetLimit(ledgerReaders)
 	for i, o := range objs {
 		g.Go(func() error {
-			p, err := t.readLedgerPart(gctx, o.Key, o.Size)
+			p, err := t.readLedgerPart(gctx, o.Key, keep)
 			if err != nil {
 				return fmt.Errorf("read ledger: %w", err)
-			}
-			if keep != nil {
-				p.retain(keep)
 			}
 			parts[i] = p
 			return nil
@@ -221,27 +219,8 @@ type ledgerPart struct {
 	groups map[int64][]string
 }
 
-// retain drops the IDs keep refuses and copies the rest out of the
-// object's text, so that the text can be freed.
-func (p *ledgerPart) retain(keep func(id string) bool) {
-	for at, ids := range p.groups {
-		kept := ids[:0]
-		for _, id := range ids {
-			if keep(id) {
-				kept = append(kept, strings.Clone(id))
-			}
-		}
-		if len(kept) == 0 {
-			delete(p.groups, at)
-			continue
-		}
-		p.groups[at] = slices.Clip(kept)
-	}
-}
-
-// readLedgerPart reads and decodes the ledger object key of about size
-// bytes.
-func (t *Table) readLedgerPart(ctx context.Context, key string, size int64) (*ledgerPart, error) {
+// readLedgerPart reads and decodes the ledger object key, keeping the IDs keep accepts (nil keeps all).
+func (t *Table) readLedgerPart(ctx context.Context, key string, keep func(id string) bool) (*ledgerPart, error) {
 	r, err := t.drv.NewReader(ctx, key)
 	if err != nil {
 		return nil, err
@@ -250,19 +229,14 @@ func (t *Table) readLedgerPart(ctx context.Context, key string, size int64) (*le
 	// Errors of the store (network, cancellation) are not corruption: tell
 	// them apart from what gzip or the decoder refuses.
 	src := &sourceReader{r: r}
-	var buf bytes.Buffer
-	buf.Grow(int(min(size, 1<<30)) * 2) // IDs of hex digits inflate about 1.9 times
 	zr, err := gzip.NewReader(bufio.NewReaderSize(src, 256<<10))
+	var p *ledgerPart
 	if err == nil {
-		_, err = buf.ReadFrom(zr)
+		p, err = decodeLedgerPart(zr, ledgerMonth(key), keep)
 	}
 	if src.err != nil {
 		return nil, fmt.Errorf("read %s: %w", t.drv.Location(key), src.err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", t.drv.Location(key), ErrCorruptLedger, err)
-	}
-	p, err := decodeLedgerPart(buf.String(), ledgerMonth(key))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", t.drv.Location(key), ErrCorruptLedger, err)
 	}
@@ -283,42 +257,57 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// decodeLedgerPart parses the text of a ledger object (see doc.go). The IDs
-// it returns are substrings of text. Every rule encode keeps is checked, so
-// a damaged or foreign object is refused rather than half believed.
-func decodeLedgerPart(text, month string) (*ledgerPart, error) {
+// decodeLedgerPart parses a ledger object's text (see doc.go) as it
+// streams from r, to its end, keeping the IDs keep accepts (nil keeps
+// all). What it holds is the kept IDs and one line. Every rule writeTo
+// keeps is checked on every line, kept or not, so a damaged or foreign
+// object is refused rather than half believed.
+func decodeLedgerPart(r io.Reader, month string, keep func(id string) bool) (*ledgerPart, error) {
 	p := &ledgerPart{groups: map[int64][]string{}}
-	header, rest, ok := strings.Cut(text, "\n")
-	if !ok || header != ledgerHeader {
-		return nil, fmt.Errorf("line 1: want %q", ledgerHeader)
-	}
-	if rest != "" && !strings.HasSuffix(rest, "\n") {
-		return nil, errors.New("truncated: the last line has no newline")
-	}
+	br := bufio.NewReaderSize(r, 64<<10)
 	var (
-		at   int64
-		ids  []string
-		seen bool // a group has started
+		long  []byte // a line longer than br's buffer
+		at    int64
+		ids   []string // the kept IDs of the group at
+		prev  string   // the group's previous ID, kept or not
+		seen  bool     // a group has started
+		empty bool     // the group has no ID yet
 	)
 	flush := func(line int) error {
-		if seen && len(ids) == 0 {
+		if seen && empty {
 			return fmt.Errorf("line %d: logical time %s has no sessions", line, time.Unix(at, 0).UTC().Format(LogicalTimeLayout))
 		}
-		if seen {
-			p.groups[at] = ids
+		if len(ids) > 0 {
+			p.groups[at] = slices.Clip(ids)
 		}
 		return nil
 	}
-	line := 1
-	for len(rest) > 0 {
-		var s string
-		s, rest, _ = strings.Cut(rest, "\n")
-		line++
-		if lt, ok := strings.CutPrefix(s, "\t"); ok {
+	for line := 1; ; line++ {
+		b, err := readLine(br, &long)
+		if err == io.EOF && len(b) == 0 && line > 1 {
+			return p, flush(line)
+		}
+		if err == io.EOF {
+			if line == 1 {
+				return nil, fmt.Errorf("line 1: want %q", ledgerHeader)
+			}
+			return nil, errors.New("truncated: the last line has no newline")
+		}
+		if err != nil {
+			return nil, err // gzip's or the store's
+		}
+		b = b[:len(b)-1] // the newline
+		if line == 1 {
+			if string(b) != ledgerHeader {
+				return nil, fmt.Errorf("line 1: want %q", ledgerHeader)
+			}
+			continue
+		}
+		if lt, ok := bytes.CutPrefix(b, []byte{'\t'}); ok {
 			if err := flush(line); err != nil {
 				return nil, err
 			}
-			tm, err := time.Parse(LogicalTimeLayout, lt)
+			tm, err := time.Parse(LogicalTimeLayout, string(lt))
 			if err != nil {
 				return nil, fmt.Errorf("line %d: logical time %q: want %s", line, lt, LogicalTimeLayout)
 			}
@@ -328,24 +317,40 @@ func decodeLedgerPart(text, month string) (*ledgerPart, error) {
 			if seen && tm.Unix() <= at {
 				return nil, fmt.Errorf("line %d: logical time %s not after the previous one", line, lt)
 			}
-			at, ids, seen = tm.Unix(), nil, true
+			at, ids, prev, seen, empty = tm.Unix(), nil, "", true, true
 			continue
 		}
 		if !seen {
 			return nil, fmt.Errorf("line %d: session ID before any logical time", line)
 		}
-		if err := checkLedgerID(s); err != nil {
+		id := string(b)
+		if err := checkLedgerID(id); err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		if len(ids) > 0 && s <= ids[len(ids)-1] {
-			return nil, fmt.Errorf("line %d: session ID %q out of order", line, s)
+		if !empty && id <= prev {
+			return nil, fmt.Errorf("line %d: session ID %q out of order", line, id)
 		}
-		ids = append(ids, s)
+		if keep == nil || keep(id) {
+			ids = append(ids, id)
+		}
+		prev, empty = id, false
 	}
-	if err := flush(line); err != nil {
-		return nil, err
+}
+
+// readLine returns the next line of br with its newline, or what is left
+// before the end with io.EOF. A line longer than br's buffer is gathered
+// in *long, which is reused.
+func readLine(br *bufio.Reader, long *[]byte) ([]byte, error) {
+	b, err := br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return b, err
 	}
-	return p, nil
+	*long = append((*long)[:0], b...)
+	for err == bufio.ErrBufferFull {
+		b, err = br.ReadSlice('\n')
+		*long = append(*long, b...)
+	}
+	return *long, err
 }
 
 // writeTo writes the part as gzip'd text: the header line, then for each
@@ -421,7 +426,7 @@ func (t *Table) updateLedger(ctx context.Context, key string, change func(p *led
 			// Attributes before content: if the object changes in between,
 			// the content is newer than the generation and the write fails.
 			cond = precondition{GenerationMatch: a.Generation}
-			if p, err = t.readLedgerPart(ctx, key, a.Size); errors.Is(err, errNotExist) {
+			if p, err = t.readLedgerPart(ctx, key, nil); errors.Is(err, errNotExist) {
 				continue // deleted in between: start over
 			} else if err != nil {
 				return err

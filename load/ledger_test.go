@@ -22,6 +22,7 @@ func TestLedger(t *testing.T) {
 		{"record and read back", testLedgerRecordRead},
 		{"complete before", testLedgerCompleteBefore},
 		{"read filtered", testLedgerReadFor},
+		{"IDs longer than a read buffer", testLedgerLongIDs},
 		{"rerun replaces", testLedgerRerunReplaces},
 		{"retract before a rerun publishes", testLedgerRetract},
 		{"shards", testLedgerShards},
@@ -147,6 +148,26 @@ func testLedgerReadFor(t *testing.T, b testBackend, tbl *Table, raw func() []str
 	// A nil filter keeps everything, as ReadLedger does.
 	if l, err := tbl.ReadLedgerFor(context.Background(), nil); err != nil || l.Len() != 5 {
 		t.Errorf("nil filter: %d sessions, %v; want 5", l.Len(), err)
+	}
+}
+
+// testLedgerLongIDs: the reader streams objects a line at a time; an ID
+// longer than its buffer is read whole, kept or not.
+func testLedgerLongIDs(t *testing.T, b testBackend, tbl *Table, raw func() []string) {
+	long := []string{strings.Repeat("a", 64<<10), strings.Repeat("b", 200<<10) + "1", strings.Repeat("b", 200<<10) + "2"}
+	mustRecord(t, tbl, slot1(tick1), append([]string{"short"}, long...)...)
+	l := mustReadLedger(t, tbl)
+	if got := ledgerContents(l, append([]string{"short"}, long...), tick1, tick2); len(got) != 4 {
+		t.Errorf("read back %d of 4 sessions", len(got))
+	}
+	for _, keep := range long {
+		l, err := tbl.ReadLedgerFor(context.Background(), func(id string) bool { return id == keep })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Len() != 1 || !l.CompleteBefore(keep, tick2) {
+			t.Errorf("filtered to one ID of %d bytes: %d sessions, complete = %v", len(keep), l.Len(), l.CompleteBefore(keep, tick2))
+		}
 	}
 }
 
@@ -404,7 +425,12 @@ func testLedgerCorrupt(t *testing.T, b testBackend, tbl *Table, raw func() []str
 		t.Run(tt.name, func(t *testing.T) {
 			mustPut(t, tbl.drv, key, tt.body)
 			for op, err := range map[string]error{
-				"ReadLedger":     func() error { _, err := tbl.ReadLedger(context.Background()); return err }(),
+				"ReadLedger": func() error { _, err := tbl.ReadLedger(context.Background()); return err }(),
+				// Lines the filter drops are checked all the same.
+				"ReadLedgerFor keeping nothing": func() error {
+					_, err := tbl.ReadLedgerFor(context.Background(), func(string) bool { return false })
+					return err
+				}(),
 				"RecordComplete": tbl.RecordComplete(context.Background(), slot1(tick1), []string{"x"}),
 			} {
 				if !errors.Is(err, ErrCorruptLedger) || !strings.Contains(err.Error(), tbl.drv.Location(key)) || !strings.Contains(err.Error(), tt.want) {

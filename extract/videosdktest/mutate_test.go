@@ -107,3 +107,22 @@ func TestPageInfoJSON(t *testing.T) {
 		t.Errorf("101 participants at 50 a page: lastPage %d, want 3", pi.LastPage)
 	}
 }
+
+// FuzzAppendString: the simulator's hand-written pages spell every string
+// as encoding/json does: escapes, HTML characters, line separators and
+// invalid UTF-8 alike.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"uote\back`, "\x00\x01\x1f\x7f", "\b\f\n\r\t", "<a href='x'>&amp;</a>",
+		"Zoë 参加 🎉", "\u2028\u2029", "bad \xff\xfe utf8 \xe2\x82", "\xed\xa0\x80 surrogate", "p-1\u00a0ünïcode"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("appendString(%q) = %s, want %s", s, got[1:], want)
+		}
+	})
+}

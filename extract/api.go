@@ -40,7 +40,9 @@ type Options struct {
 	FirstByteTimeout time.Duration
 	MaxAttempts      int // per request, genuine faults only; default 6
 	// RetryDeadline bounds the retries of back-pressure (429, 503 with
-	// Retry-After), which do not count against MaxAttempts; default 10m.
+	// Retry-After), which do not count against MaxAttempts, from the
+	// request's first such answer: no retry waits past it, for a
+	// Retry-After or for its turn; default 10m.
 	RetryDeadline time.Duration
 	// Rate caps the requests/s of all workers; 0 = no cap. Below it the
 	// client finds the rate the server accepts by itself.

@@ -386,13 +386,28 @@ type request struct {
 // get sends r until it is decoded, retrying transient failures. Genuine
 // faults count against MaxAttempts; back-pressure (429, 503 with
 // Retry-After) and a refused token that has been renewed do not, and are
-// bounded by RetryDeadline instead. An error wrapping ErrUnauthorized or
-// ErrAPIUnreachable (the client has stopped) or ctx's is returned as is.
+// bounded by RetryDeadline instead: from the request's first back-pressure
+// answer, neither a Retry-After nor a retry's wait for its turn (behind
+// other requests' pauses) runs past it. An error wrapping ErrUnauthorized
+// or ErrAPIUnreachable (the client has stopped) or ctx's is returned as
+// is.
 func (c *Client) get(ctx context.Context, r request) error {
-	deadline := c.now().Add(c.opts.RetryDeadline)
+	var (
+		deadline   time.Time // set by the first back-pressure answer
+		waitUntil  time.Time // bounds the next attempt's wait for its turn
+		lastPushed error     // the last back-pressure answer
+	)
+	overDeadline := func(pushedBack int) error {
+		return r.fail(fmt.Sprintf("the server pushed back %d times over the retry deadline of %v: %s",
+			pushedBack, c.opts.RetryDeadline, oneLine(lastPushed.Error())), lastPushed)
+	}
 	faults, pushedBack := 0, 0
 	for attempt := 1; ; attempt++ {
-		err := c.attempt(ctx, r.url, r.decode)
+		err := c.attempt(ctx, r.url, r.decode, waitUntil)
+		if errors.Is(err, errRetryDeadline) {
+			return overDeadline(pushedBack)
+		}
+		waitUntil = time.Time{}
 		c.probe.record(c, err)
 		if err == nil {
 			r.counter.Add(1)
@@ -419,6 +434,10 @@ func (c *Client) get(ctx context.Context, r request) error {
 			// A fresh token is ready: retry at once.
 		case te.backPressure:
 			pushedBack++
+			lastPushed = err
+			if deadline.IsZero() {
+				deadline = c.now().Add(c.opts.RetryDeadline)
+			}
 			// The shared pace does the slowing down; the retry only waits
 			// what it was told, or a moment, so as not to retry in step.
 			delay = te.retryAfter
@@ -426,9 +445,9 @@ func (c *Client) get(ctx context.Context, r request) error {
 				delay = backoff(1, c.opts.BackoffBase, c.opts.BackoffMax, c.jitter)
 			}
 			if c.now().Add(delay).After(deadline) {
-				return r.fail(fmt.Sprintf("the server pushed back %d times over the retry deadline of %v: %s",
-					pushedBack, c.opts.RetryDeadline, oneLine(err.Error())), err)
+				return overDeadline(pushedBack)
 			}
+			waitUntil = deadline
 		default:
 			faults++
 			if faults >= c.opts.MaxAttempts {
@@ -481,24 +500,36 @@ func permanent(format string, args ...any) error {
 // first-byte timeout.
 var errNoAnswer = errors.New("no answer")
 
+// errRetryDeadline ends an attempt's wait for its turn at the retry
+// deadline of the request it retries.
+var errRetryDeadline = errors.New("retry deadline reached while waiting for a turn")
+
 // attempt sends one request and decodes its body, holding a slot of the
-// in-flight cap only while the request and its body are on the wire.
-func (c *Client) attempt(ctx context.Context, u *url.URL, decode func([]byte) error) error {
+// in-flight cap only while the request and its body are on the wire. Its
+// waits for a turn end with errRetryDeadline at waitUntil, unless that is
+// zero; the request itself, once sent, is bounded by RequestTimeout only.
+func (c *Client) attempt(ctx context.Context, u *url.URL, decode func([]byte) error, waitUntil time.Time) error {
 	if err := c.haltedErr(); err != nil {
 		return err
 	}
-	if err := c.pace.waitGate(ctx); err != nil {
+	wctx := ctx
+	if !waitUntil.IsZero() {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeoutCause(ctx, waitUntil.Sub(c.now()), errRetryDeadline)
+		defer cancel()
+	}
+	if err := c.pace.waitGate(wctx); err != nil {
 		return err
 	}
 	select {
 	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	case <-wctx.Done():
+		return context.Cause(wctx)
 	}
 	defer func() { <-c.sem }()
 	// The gate may have closed while this request queued for a slot; the
 	// token is taken only now, so that queueing cannot bunch requests up.
-	sentAt, err := c.pace.wait(ctx)
+	sentAt, err := c.pace.wait(wctx)
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,12 @@ package extract_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -60,6 +62,68 @@ func TestRetryDeadlineBoundsBackPressure(t *testing.T) {
 		var se *extract.SessionError
 		if !errors.As(err, &se) || !strings.Contains(se.Reason, "pushed back") || !strings.Contains(se.Reason, "retry deadline of 50ms") {
 			t.Fatalf("err = %v, want a SessionError naming the retry deadline", err)
+		}
+	})
+}
+
+// TestRetryDeadlineIsKeptWhileQueued: the retries of back-pressure end
+// by the retry deadline, counted from the request's first 429, even while
+// the retry waits for its turn. Here every answer is a 429 with a
+// Retry-After of 2 s, so other sessions' 429s keep pausing every worker:
+// each session must give up by its deadline, not after the pause it was
+// queued behind. The retry log says when each session was first pushed
+// back (log times are the bubble's clock).
+func TestRetryDeadlineIsKeptWhileQueued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sessions := videosdktest.Generate(3, 24)
+		srv := newServer(t, videosdktest.Options{InMemory: true, Sessions: sessions, Faults: videosdktest.Faults{
+			Fraction: 1, Kinds: []videosdktest.Fault{videosdktest.Fault429Seconds}, MaxConsecutive: 1 << 30,
+			RetryAfter: 2 * time.Second}})
+		const deadline = 5 * time.Second
+		var logs bytes.Buffer
+		c := newClient(t, srv, extract.Options{RetryDeadline: deadline, Concurrency: 8,
+			Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil))})
+		var (
+			mu     sync.Mutex
+			gaveUp = map[string]time.Time{}
+			pushed = map[string]time.Time{}
+		)
+		var wg sync.WaitGroup
+		for _, s := range sessions {
+			wg.Go(func() {
+				_, err := c.FetchSession(context.Background(), s.ID)
+				mu.Lock()
+				gaveUp[s.ID] = time.Now()
+				mu.Unlock()
+				var se *extract.SessionError
+				if !errors.As(err, &se) || !strings.Contains(se.Reason, "retry deadline of 5s") {
+					t.Errorf("session %s: %v; want a SessionError naming the retry deadline", s.ID, err)
+				}
+			})
+		}
+		wg.Wait()
+		for line := range strings.Lines(logs.String()) {
+			var rec struct {
+				Time      time.Time
+				Msg       string
+				SessionID string `json:"session_id"`
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := pushed[rec.SessionID]; rec.Msg == "retrying page" && !ok {
+				pushed[rec.SessionID] = rec.Time
+			}
+		}
+		for _, s := range sessions {
+			first, ok := pushed[s.ID]
+			if !ok {
+				t.Errorf("session %s was never retried, though 2 s of Retry-After fit in its deadline", s.ID)
+				continue
+			}
+			if over := gaveUp[s.ID].Sub(first.Add(deadline)); over > 0 {
+				t.Errorf("session %s gave up %v after its retry deadline", s.ID, over)
+			}
 		}
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -219,28 +218,15 @@ type ledgerPart struct {
 	groups map[int64][]string
 }
 
-// readLedgerPart reads and decodes the ledger object key, keeping the IDs keep accepts (nil keeps all).
+// readLedgerPart reads and decodes the ledger object key, keeping the IDs
+// keep accepts (nil keeps all).
 func (t *Table) readLedgerPart(ctx context.Context, key string, keep func(id string) bool) (*ledgerPart, error) {
-	r, err := t.drv.NewReader(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	// Errors of the store (network, cancellation) are not corruption: tell
-	// them apart from what gzip or the decoder refuses.
-	src := &sourceReader{r: r}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(src, 256<<10))
 	var p *ledgerPart
-	if err == nil {
-		p, err = decodeLedgerPart(zr, ledgerMonth(key), keep)
-	}
-	if src.err != nil {
-		return nil, fmt.Errorf("read %s: %w", t.drv.Location(key), src.err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", t.drv.Location(key), ErrCorruptLedger, err)
-	}
-	return p, nil
+	err := t.readLedgerText(ctx, key, func(r io.Reader) (err error) {
+		p, err = decodeLedgerPart(r, ledgerMonth(key), keep)
+		return err
+	})
+	return p, err
 }
 
 // sourceReader remembers the first error other than io.EOF of r.
@@ -257,83 +243,130 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// decodeLedgerPart parses a ledger object's text (see doc.go) as it
-// streams from r, to its end, keeping the IDs keep accepts (nil keeps
-// all). What it holds is the kept IDs and one line. Every rule writeTo
-// keeps is checked on every line, kept or not, so a damaged or foreign
-// object is refused rather than half believed.
+// readLedgerText opens the ledger object key and hands read its text,
+// ungzipped, as it streams in. An error of the store (network,
+// cancellation) is returned as such; one of gzip or of read is
+// ErrCorruptLedger, naming the object.
+func (t *Table) readLedgerText(ctx context.Context, key string, read func(r io.Reader) error) error {
+	r, err := t.drv.NewReader(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	src := &sourceReader{r: r}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(src, 256<<10))
+	if err == nil {
+		err = read(zr)
+	}
+	if src.err != nil {
+		return fmt.Errorf("read %s: %w", t.drv.Location(key), src.err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w: %w", t.drv.Location(key), ErrCorruptLedger, err)
+	}
+	return nil
+}
+
+// decodeLedgerPart decodes a ledger object's text as scanLedger reads it,
+// keeping the IDs keep accepts (nil keeps all): what it holds is the kept
+// IDs, however large the object.
 func decodeLedgerPart(r io.Reader, month string, keep func(id string) bool) (*ledgerPart, error) {
 	p := &ledgerPart{groups: map[int64][]string{}}
+	var (
+		at  int64
+		ids []string
+	)
+	flush := func() {
+		if len(ids) > 0 {
+			p.groups[at] = slices.Clip(ids)
+		}
+	}
+	err := scanLedger(r, month, func(t int64) {
+		flush()
+		at, ids = t, nil
+	}, func(id string) {
+		if keep == nil || keep(id) {
+			ids = append(ids, id)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	flush()
+	return p, nil
+}
+
+// scanLedger reads a ledger object's text from r to its end, a line at a
+// time, calling group at each logical time and id for each of its session
+// IDs, in order. The format (see doc.go): the header line, then for each
+// logical time in increasing order a line of a tab and the time, then its
+// session IDs, one a line, increasing; IDs hold no control characters, so
+// a line starting with a tab can only be a logical time. Every rule is
+// checked on every line, so a damaged or foreign object is refused rather
+// than half believed.
+func scanLedger(r io.Reader, month string, group func(at int64), id func(id string)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
 		long  []byte // a line longer than br's buffer
 		at    int64
-		ids   []string // the kept IDs of the group at
-		prev  string   // the group's previous ID, kept or not
-		seen  bool     // a group has started
-		empty bool     // the group has no ID yet
+		prev  string // the group's previous ID
+		seen  bool   // a group has started
+		empty bool   // the group has no ID yet
 	)
-	flush := func(line int) error {
-		if seen && empty {
-			return fmt.Errorf("line %d: logical time %s has no sessions", line, time.Unix(at, 0).UTC().Format(LogicalTimeLayout))
-		}
-		if len(ids) > 0 {
-			p.groups[at] = slices.Clip(ids)
-		}
-		return nil
-	}
 	for line := 1; ; line++ {
 		b, err := readLine(br, &long)
 		if err == io.EOF && len(b) == 0 && line > 1 {
-			return p, flush(line)
+			if seen && empty {
+				return fmt.Errorf("line %d: logical time %s has no sessions", line, time.Unix(at, 0).UTC().Format(LogicalTimeLayout))
+			}
+			return nil
 		}
 		if err == io.EOF {
 			if line == 1 {
-				return nil, fmt.Errorf("line 1: want %q", ledgerHeader)
+				return fmt.Errorf("line 1: want %q", ledgerHeader)
 			}
-			return nil, errors.New("truncated: the last line has no newline")
+			return errors.New("truncated: the last line has no newline")
 		}
 		if err != nil {
-			return nil, err // gzip's or the store's
+			return err // gzip's or the store's
 		}
 		b = b[:len(b)-1] // the newline
 		if line == 1 {
 			if string(b) != ledgerHeader {
-				return nil, fmt.Errorf("line 1: want %q", ledgerHeader)
+				return fmt.Errorf("line 1: want %q", ledgerHeader)
 			}
 			continue
 		}
 		if lt, ok := bytes.CutPrefix(b, []byte{'\t'}); ok {
-			if err := flush(line); err != nil {
-				return nil, err
+			if seen && empty {
+				return fmt.Errorf("line %d: logical time %s has no sessions", line, time.Unix(at, 0).UTC().Format(LogicalTimeLayout))
 			}
 			tm, err := time.Parse(LogicalTimeLayout, string(lt))
 			if err != nil {
-				return nil, fmt.Errorf("line %d: logical time %q: want %s", line, lt, LogicalTimeLayout)
+				return fmt.Errorf("line %d: logical time %q: want %s", line, lt, LogicalTimeLayout)
 			}
 			if m := tm.Format("2006-01"); m != month {
-				return nil, fmt.Errorf("line %d: logical time %s is not in the object's month %s", line, lt, month)
+				return fmt.Errorf("line %d: logical time %s is not in the object's month %s", line, lt, month)
 			}
 			if seen && tm.Unix() <= at {
-				return nil, fmt.Errorf("line %d: logical time %s not after the previous one", line, lt)
+				return fmt.Errorf("line %d: logical time %s not after the previous one", line, lt)
 			}
-			at, ids, prev, seen, empty = tm.Unix(), nil, "", true, true
+			at, prev, seen, empty = tm.Unix(), "", true, true
+			group(at)
 			continue
 		}
 		if !seen {
-			return nil, fmt.Errorf("line %d: session ID before any logical time", line)
+			return fmt.Errorf("line %d: session ID before any logical time", line)
 		}
-		id := string(b)
-		if err := checkLedgerID(id); err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+		s := string(b)
+		if err := checkLedgerID(s); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
 		}
-		if !empty && id <= prev {
-			return nil, fmt.Errorf("line %d: session ID %q out of order", line, id)
+		if !empty && s <= prev {
+			return fmt.Errorf("line %d: session ID %q out of order", line, s)
 		}
-		if keep == nil || keep(id) {
-			ids = append(ids, id)
-		}
-		prev, empty = id, false
+		id(s)
+		prev, empty = s, false
 	}
 }
 
@@ -353,28 +386,95 @@ func readLine(br *bufio.Reader, long *[]byte) ([]byte, error) {
 	return *long, err
 }
 
-// writeTo writes the part as gzip'd text: the header line, then for each
-// logical time in order a line of a tab and the time, then its session
-// IDs, one a line, sorted. IDs hold no control characters, so a line
-// starting with a tab can only be a logical time. It streams: a month of a
-// busy table is never held encoded as well as decoded.
-func (p *ledgerPart) writeTo(out io.Writer) error {
-	// BestSpeed: on hex IDs it stores within a few percent of the default
-	// level at a fraction of the CPU (see the benchmark in doc.go).
-	zw, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
-	w := bufio.NewWriterSize(zw, 64<<10)
+// ledgerEdit is a change to one ledger object, applied as its text
+// streams through, so that neither the object nor the change's result is
+// ever held whole.
+type ledgerEdit struct {
+	// replace: the group of logical time at becomes set (sorted, without
+	// duplicates; empty removes the group).
+	replace bool
+	at      int64
+	set     []string
+	// drop, if not nil, removes the entries it selects.
+	drop func(at int64, id string) bool
+}
+
+// apply writes to w the ledger text of the object scanned by scan (nil:
+// there is none yet) with e applied, and reports whether that changed
+// anything and how many entries drop removed. A group drop empties is left
+// out; so is its time line. Errors of w are w's to keep (a bufio.Writer's
+// are): apply returns scan's.
+func (e ledgerEdit) apply(w io.StringWriter, scan func(group func(at int64), id func(id string)) error) (changed bool, dropped int, err error) {
 	w.WriteString(ledgerHeader + "\n")
-	for _, at := range slices.Sorted(maps.Keys(p.groups)) {
+	writeTime := func(at int64) {
 		w.WriteString("\t" + time.Unix(at, 0).UTC().Format(LogicalTimeLayout) + "\n")
-		for _, id := range p.groups[at] {
-			w.WriteString(id)
-			w.WriteByte('\n')
+	}
+	setDone := !e.replace
+	writeSet := func() {
+		if len(e.set) > 0 {
+			writeTime(e.at)
 		}
+		for _, id := range e.set {
+			w.WriteString(id)
+			w.WriteString("\n")
+		}
+		setDone = true
 	}
-	if err := w.Flush(); err != nil {
-		return err
+	var (
+		cur      int64
+		pending  bool // cur's time line is not written yet
+		replaced bool // cur's group is the one set replaces
+		matched  int  // how many of cur's IDs equal set's, in order
+		differs  bool // cur's IDs are not set's
+	)
+	endGroup := func() {
+		if replaced && (differs || matched != len(e.set)) {
+			changed = true
+		}
+		replaced = false
 	}
-	return zw.Close()
+	if scan != nil {
+		err = scan(func(at int64) {
+			endGroup()
+			if !setDone && e.at < at {
+				changed = changed || len(e.set) > 0 // the group was not there
+				writeSet()
+			}
+			if !setDone && e.at == at {
+				writeSet()
+				replaced, matched, differs = true, 0, false
+			}
+			cur, pending = at, true
+		}, func(id string) {
+			switch {
+			case replaced:
+				if !differs && matched < len(e.set) && e.set[matched] == id {
+					matched++
+				} else {
+					differs = true
+				}
+			case e.drop != nil && e.drop(cur, id):
+				dropped++
+				changed = true
+			default:
+				if pending {
+					writeTime(cur)
+					pending = false
+				}
+				w.WriteString(id)
+				w.WriteString("\n")
+			}
+		})
+		if err != nil {
+			return false, 0, err
+		}
+		endGroup()
+	}
+	if !setDone {
+		changed = changed || len(e.set) > 0
+		writeSet()
+	}
+	return changed, dropped, nil
 }
 
 // checkLedgerID refuses what the line format cannot hold. Session lists
@@ -408,42 +508,89 @@ func sortedIDs(ids []string) ([]string, error) {
 	return slices.Compact(slices.Sorted(slices.Values(ids))), nil
 }
 
-// updateLedger applies change to the ledger object key by
-// read-modify-write: the write carries DoesNotExist (no object was read) or
-// GenerationMatch (the generation read), and a conflict (another writer of
-// the same object got in between) starts over from a fresh read, so no
-// writer's entries are lost. change reports whether it changed the part;
-// it must give the same result when applied again to its own output (a
-// retried write that did succeed is then a no-op).
-func (t *Table) updateLedger(ctx context.Context, key string, change func(p *ledgerPart) bool) error {
+// updateLedger applies e to the ledger object key by read-modify-write,
+// streaming: the object is read and the result written at once, a line at
+// a time. An edit that may well change nothing (a retraction, a forget)
+// first reads the object alone to find out, and writes only if so; one
+// that adds entries writes at once, and the write is discarded if it
+// changed nothing after all. The write carries DoesNotExist (there was no
+// object) or GenerationMatch (the generation read first), and a conflict
+// (another writer of the same object got in between) starts over from a
+// fresh read, so no writer's entries are lost. It returns how many entries
+// e's drop removed.
+func (t *Table) updateLedger(ctx context.Context, key string, e ledgerEdit) (int, error) {
+	month := ledgerMonth(key)
 	var err error
 	for attempt := 1; attempt <= ledgerAttempts; attempt++ {
-		p := &ledgerPart{groups: map[int64][]string{}}
 		cond := precondition{DoesNotExist: true}
+		var scan func(w io.StringWriter) (changed bool, dropped int, err error)
 		a, aerr := t.drv.Attrs(ctx, key)
 		switch {
 		case aerr == nil:
 			// Attributes before content: if the object changes in between,
 			// the content is newer than the generation and the write fails.
 			cond = precondition{GenerationMatch: a.Generation}
-			if p, err = t.readLedgerPart(ctx, key, nil); errors.Is(err, errNotExist) {
+			scan = func(w io.StringWriter) (changed bool, dropped int, err error) {
+				err = t.readLedgerText(ctx, key, func(r io.Reader) (err error) {
+					changed, dropped, err = e.apply(w, func(group func(int64), id func(string)) error {
+						return scanLedger(r, month, group, id)
+					})
+					return err
+				})
+				return changed, dropped, err
+			}
+		case errors.Is(aerr, errNotExist):
+			scan = func(w io.StringWriter) (bool, int, error) { return e.apply(w, nil) }
+		default:
+			return 0, aerr
+		}
+		if !e.replace || len(e.set) == 0 {
+			var changed bool
+			changed, _, err = scan(discard{})
+			if errors.Is(err, errNotExist) {
 				continue // deleted in between: start over
-			} else if err != nil {
+			} else if err != nil || !changed {
+				return 0, err
+			}
+		}
+		var dropped int
+		err = t.write(ctx, key, writerOptions{Cond: cond, ContentType: ledgerContentType}, func(out io.Writer) error {
+			// BestSpeed: on hex IDs it stores within a few percent of the
+			// default level at a fraction of the CPU (see doc.go).
+			zw, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
+			w := bufio.NewWriterSize(zw, 64<<10)
+			changed, n, err := scan(w)
+			switch {
+			case err != nil:
+				return err
+			case !changed:
+				return errUnchanged
+			}
+			dropped = n
+			if err := w.Flush(); err != nil {
 				return err
 			}
-		case !errors.Is(aerr, errNotExist):
-			return aerr
-		}
-		if !change(p) {
-			return nil
-		}
-		err = t.write(ctx, key, writerOptions{Cond: cond, ContentType: ledgerContentType}, p.writeTo)
-		if err == nil || !errors.Is(err, errPrecondition) {
-			return err
+			return zw.Close()
+		})
+		switch {
+		case errors.Is(err, errUnchanged):
+			return 0, nil // the write was discarded
+		case errors.Is(err, errNotExist):
+			continue // deleted between the attributes and the read: start over
+		case err == nil || !errors.Is(err, errPrecondition):
+			return dropped, err
 		}
 	}
-	return fmt.Errorf("%w (%d attempts, each losing to another writer of %s)", err, ledgerAttempts, t.drv.Location(key))
+	return 0, fmt.Errorf("%w (%d attempts, each losing to another writer of %s)", err, ledgerAttempts, t.drv.Location(key))
 }
+
+// errUnchanged discards a ledger write that turned out to change nothing.
+var errUnchanged = errors.New("ledger object unchanged")
+
+// discard is a StringWriter that writes nowhere.
+type discard struct{}
+
+func (discard) WriteString(s string) (int, error) { return len(s), nil }
 
 // RetractComplete is the first half of recording a run's completions:
 // call it after the run has written every session and before Run.Publish.
@@ -459,13 +606,7 @@ func (t *Table) RetractComplete(ctx context.Context, slot Slot) error {
 	}
 	at := slot.LogicalTime.Unix()
 	key := ledgerKey(slot)
-	err := t.updateLedger(ctx, key, func(p *ledgerPart) bool {
-		if len(p.groups[at]) == 0 {
-			return false
-		}
-		delete(p.groups, at)
-		return true
-	})
+	_, err := t.updateLedger(ctx, key, ledgerEdit{replace: true, at: at})
 	if err != nil {
 		return fmt.Errorf("retract ledger entries %s: %w", t.drv.Location(key), err)
 	}
@@ -489,13 +630,7 @@ func (t *Table) RecordComplete(ctx context.Context, slot Slot, complete []string
 	}
 	at := slot.LogicalTime.Unix()
 	key := ledgerKey(slot)
-	err = t.updateLedger(ctx, key, func(p *ledgerPart) bool {
-		if slices.Equal(p.groups[at], ids) {
-			return false
-		}
-		setGroup(p, at, ids)
-		return true
-	})
+	_, err = t.updateLedger(ctx, key, ledgerEdit{replace: true, at: at, set: ids})
 	if err != nil {
 		return fmt.Errorf("record ledger %s: %w", t.drv.Location(key), err)
 	}
@@ -504,14 +639,6 @@ func (t *Table) RecordComplete(ctx context.Context, slot Slot, complete []string
 		s.sweep(ctx, ledgerFolder, t.now().Add(-DefaultStaleStaging)) //nolint:errcheck // litter only
 	}
 	return nil
-}
-
-func setGroup(p *ledgerPart, at int64, ids []string) {
-	if len(ids) == 0 {
-		delete(p.groups, at)
-		return
-	}
-	p.groups[at] = ids
 }
 
 // ForgetSessions removes ids from the whole ledger, whatever logical time
@@ -559,16 +686,7 @@ func (t *Table) forget(ctx context.Context, inMonth func(month string) bool, dro
 		if m := ledgerMonth(o.Key); m == "" || !inMonth(m) {
 			continue
 		}
-		removed := 0
-		err := t.updateLedger(ctx, o.Key, func(p *ledgerPart) bool {
-			removed = 0
-			for at, ids := range p.groups {
-				kept := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return drop(at, id) })
-				removed += len(ids) - len(kept)
-				setGroup(p, at, kept)
-			}
-			return removed > 0
-		})
+		removed, err := t.updateLedger(ctx, o.Key, ledgerEdit{drop: drop})
 		if err != nil {
 			return total, fmt.Errorf("forget in %s: %w", t.drv.Location(o.Key), err)
 		}

@@ -5,7 +5,10 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -595,4 +598,88 @@ func TestLedgerAroundPublish(t *testing.T) {
 			t.Errorf("after the rerun the ledger holds %d sessions, want s0 and s1", l.Len())
 		}
 	})
+}
+
+// TestLedgerEditMatchesModel holds the streaming edit to a model of the
+// ledger as a map of logical time to a set of IDs: for random objects and
+// random edits (a group replaced before, at, between or after the
+// existing ones, by nothing, by the same IDs or by others; entries
+// dropped), the text written is the model's, and the change and the count
+// of dropped entries are the model's.
+func TestLedgerEditMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Unix()
+	randomIDs := func(max int) []string {
+		set := map[string]bool{}
+		for range rng.IntN(max + 1) {
+			set[fmt.Sprintf("s%02d", rng.IntN(40))] = true
+		}
+		return slices.Sorted(maps.Keys(set))
+	}
+	text := func(model map[int64][]string) string {
+		var b strings.Builder
+		b.WriteString("participants_etl ledger v1\n")
+		for _, at := range slices.Sorted(maps.Keys(model)) {
+			if len(model[at]) == 0 {
+				continue
+			}
+			b.WriteString("\t" + time.Unix(at, 0).UTC().Format("20060102T150405Z") + "\n")
+			for _, id := range model[at] {
+				b.WriteString(id + "\n")
+			}
+		}
+		return b.String()
+	}
+	for i := range 3000 {
+		old := map[int64][]string{}
+		for range rng.IntN(5) {
+			if ids := randomIDs(6); len(ids) > 0 {
+				old[base+int64(rng.IntN(8))*3600] = ids
+			}
+		}
+		want := maps.Clone(old)
+		var e ledgerEdit
+		wantDropped := 0
+		switch rng.IntN(3) {
+		case 0, 1:
+			e = ledgerEdit{replace: true, at: base + int64(rng.IntN(9))*3600 - 1800*int64(rng.IntN(2))}
+			switch had := old[e.at]; rng.IntN(5) {
+			case 0:
+				e.set = had // the same again
+			case 1:
+				e.set = append(slices.Clone(had), "s99") // the same and more
+			case 2:
+				e.set = had[:len(had)/2] // fewer of the same
+			default:
+				e.set = randomIDs(5)
+			}
+			want[e.at] = e.set
+		case 2:
+			gone := map[string]bool{}
+			for _, id := range randomIDs(10) {
+				gone[id] = true
+			}
+			e.drop = func(at int64, id string) bool { return gone[id] && (at-base)%7200 == 0 }
+			for at, ids := range old {
+				kept := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return e.drop(at, id) })
+				wantDropped += len(ids) - len(kept)
+				want[at] = kept
+			}
+		}
+		var scan func(group func(int64), id func(string)) error
+		if len(old) > 0 || rng.IntN(2) == 0 {
+			scan = func(group func(int64), id func(string)) error {
+				return scanLedger(strings.NewReader(text(old)), "2026-11", group, id)
+			}
+		}
+		var got strings.Builder
+		changed, dropped, err := e.apply(&got, scan)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if got.String() != text(want) || changed != (text(want) != text(old)) || dropped != wantDropped {
+			t.Fatalf("case %d: edit %+v of\n%s\nwrote\n%s\nchanged %v, dropped %d; want\n%s\nchanged %v, dropped %d",
+				i, e, text(old), got.String(), changed, dropped, text(want), text(want) != text(old), wantDropped)
+		}
+	}
 }

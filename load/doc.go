@@ -272,7 +272,7 @@
 //
 // Measured again on an idle machine after reads and updates began to
 // stream (the README has the current figures): ReadLedgerFor of a 10,000-ID
-// list peaks under 10 MiB of heap, 6 MiB when the 1M sessions are one
+// list peaks at about 10 MiB of heap, 6 MiB when the 1M sessions are one
 // object (was 62 and 97); the rerun's update of that one object peaks at
 // 7 MiB (was 65) for 1.9 CPU-s.
 //

@@ -313,13 +313,17 @@ func scanLedger(r io.Reader, month string, group func(at int64), id func(id stri
 		seen  bool   // a group has started
 		empty bool   // the group has no ID yet
 	)
+	// endGroup refuses a logical time without sessions, at line.
+	endGroup := func(line int) error {
+		if seen && empty {
+			return fmt.Errorf("line %d: logical time %s has no sessions", line, time.Unix(at, 0).UTC().Format(LogicalTimeLayout))
+		}
+		return nil
+	}
 	for line := 1; ; line++ {
 		b, err := readLine(br, &long)
 		if err == io.EOF && len(b) == 0 && line > 1 {
-			if seen && empty {
-				return fmt.Errorf("line %d: logical time %s has no sessions", line, time.Unix(at, 0).UTC().Format(LogicalTimeLayout))
-			}
-			return nil
+			return endGroup(line)
 		}
 		if err == io.EOF {
 			if line == 1 {
@@ -338,8 +342,8 @@ func scanLedger(r io.Reader, month string, group func(at int64), id func(id stri
 			continue
 		}
 		if lt, ok := bytes.CutPrefix(b, []byte{'\t'}); ok {
-			if seen && empty {
-				return fmt.Errorf("line %d: logical time %s has no sessions", line, time.Unix(at, 0).UTC().Format(LogicalTimeLayout))
+			if err := endGroup(line); err != nil {
+				return err
 			}
 			tm, err := time.Parse(LogicalTimeLayout, string(lt))
 			if err != nil {
@@ -516,8 +520,9 @@ func sortedIDs(ids []string) ([]string, error) {
 // changed nothing after all. The write carries DoesNotExist (there was no
 // object) or GenerationMatch (the generation read first), and a conflict
 // (another writer of the same object got in between) starts over from a
-// fresh read, so no writer's entries are lost. It returns how many entries
-// e's drop removed.
+// fresh read, so no writer's entries are lost. An edit applied to its own
+// result changes nothing, so a retried write that did succeed ends there.
+// It returns how many entries e's drop removed.
 func (t *Table) updateLedger(ctx context.Context, key string, e ledgerEdit) (int, error) {
 	month := ledgerMonth(key)
 	var err error

@@ -264,7 +264,7 @@ func (c *Client) readPass(ctx context.Context, id string, perPage int) (passResu
 	}
 	r.pages = 1
 	if err := checkPage(first, id, 1, 0); err != nil {
-		return r, c.pageFailure(id, 1, err)
+		return r, pageError(id, 1, oneLine(err.Error()), err)
 	}
 	r.perPage = first.PageInfo.PerPage
 	r.maxTotal = first.PageInfo.Total
@@ -285,7 +285,7 @@ func (c *Client) readPass(ctx context.Context, id string, perPage int) (passResu
 					return err
 				}
 				if err := checkPage(p, id, n, r.perPage); err != nil {
-					return c.pageFailure(id, n, err)
+					return pageError(id, n, oneLine(err.Error()), err)
 				}
 				mu.Lock()
 				byNumber[n] = p
@@ -351,19 +351,19 @@ func merge(id string, pages map[int]Page, last int) Session {
 	return s
 }
 
-func (c *Client) pageFailure(id string, page int, err error) error {
-	return &SessionError{SessionID: id, Reason: fmt.Sprintf("page %d: %s", page, oneLine(err.Error())), Err: err}
+// pageError is the failure of session id at page: reason in one line, and
+// err, what it wraps.
+func pageError(id string, page int, reason string, err error) error {
+	return &SessionError{SessionID: id, Reason: fmt.Sprintf("page %d: %s", page, reason), Err: err}
 }
 
 // fetchPage fetches and decodes one participants page (see get).
 func (c *Client) fetchPage(ctx context.Context, id string, page, perPage int) (Page, error) {
 	var p Page
 	err := c.get(ctx, request{
-		url:    c.pageURL(id, page, perPage),
-		decode: func(body []byte) (err error) { p, err = decodePage(body); return err },
-		fail: func(reason string, err error) error {
-			return &SessionError{SessionID: id, Err: err, Reason: fmt.Sprintf("page %d: %s", page, reason)}
-		},
+		url:      c.pageURL(id, page, perPage),
+		decode:   func(body []byte) (err error) { p, err = decodePage(body); return err },
+		fail:     func(reason string, err error) error { return pageError(id, page, reason, err) },
 		counter:  &c.pages,
 		logAttrs: []any{"session_id", id, "page", page},
 	})

@@ -111,9 +111,8 @@ type run struct {
 // and one summary line, and writes the report to the table whenever the
 // table could be opened, a stopped run's too.
 func Run(ctx context.Context, opts Options) (*Report, error) {
-	if opts.ShardCount < 1 {
-		opts.ShardCount = 1
-	}
+	slot := opts.slot()
+	opts.ShardCount = slot.ShardCount
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
@@ -121,7 +120,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	started := opts.Clock.Now()
-	slot := load.Slot{LogicalTime: opts.LogicalTime.UTC().Truncate(time.Second), ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount}
 	rep := &Report{
 		ReportVersion: 1,
 		RunID:         newRunID(slot.LogicalTime),
@@ -363,8 +361,8 @@ func (r *run) extractAll(ctx context.Context, client *extract.Client, lr *load.R
 	// The writer: the only goroutine that touches the load run and the
 	// report. Returning an error cancels the fetchers.
 	maxFails := int(r.opts.MaxFailedFraction * float64(ids.Len()))
+	r.list = ids.list // where the writer's complete and open positions point
 	g.Go(func() error {
-		r.list = ids.list
 		w := newBatchWriter(lr, r.rep, &rows, &r.complete, &r.open)
 		defer w.release()
 		rep := r.rep
@@ -549,14 +547,16 @@ func newRunID(logical time.Time) string {
 // already has a published run, for a scheduler deciding whether to run a
 // tick it started after.
 func Committed(ctx context.Context, opts Options) (bool, error) {
-	if opts.ShardCount < 1 {
-		opts.ShardCount = 1
-	}
 	table, err := load.Open(ctx, opts.Output, opts.Store)
 	if err != nil {
 		return false, err
 	}
 	defer table.Close()
-	slot := load.Slot{LogicalTime: opts.LogicalTime.UTC().Truncate(time.Second), ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount}
-	return table.Committed(ctx, slot)
+	return table.Committed(ctx, opts.slot())
+}
+
+// slot is what a run of opts replaces: its logical time, to the second, and
+// its shard (of 1 when ShardCount is unset).
+func (o Options) slot() load.Slot {
+	return load.Slot{LogicalTime: o.LogicalTime.UTC().Truncate(time.Second), ShardIndex: o.ShardIndex, ShardCount: max(o.ShardCount, 1)}
 }

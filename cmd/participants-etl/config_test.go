@@ -40,8 +40,9 @@ func TestParseRunFlagsAndEnv(t *testing.T) {
 				c.RequestTimeout != 30*time.Second || c.MaxAttempts != 6 || c.Rate != 0 || c.ShardCount != 1 || c.ShardIndex != 0 || c.Incremental || c.Full {
 				t.Errorf("defaults: %+v", c)
 			}
-			// TestServerThatNeverAnswers runs at 1s; at the default, the
-			// client waits this long for a silent server's first round.
+			// The client waits this long for a silent server's first round
+			// (TestServerThatNeverAnswers runs at this default, on a fake
+			// clock).
 			if got := clientOptions(c, nil).FirstByteTimeout; c.FirstByteTimeout != extract.DefaultFirstByteTimeout || got != c.FirstByteTimeout {
 				t.Errorf("first-byte timeout %v, %v in the client's options; want the default %v", c.FirstByteTimeout, got, extract.DefaultFirstByteTimeout)
 			}

@@ -56,9 +56,9 @@ func (p *process) demo(ctx context.Context, args []string) error {
 	}
 	// The demo finds its sessions as a scheduled run would, through the
 	// list endpoint; by default its window holds every generated session.
-	oldest, newest := demoStarts(sim.Sessions)
+	oldest, newest := demoWindow(sim.Sessions)
 	if logical == "" {
-		c.LogicalTime = newest.Add(time.Hour)
+		c.LogicalTime = newest
 	} else if c.LogicalTime, err = parseLogicalTime(logical, p.clock.Now()); err != nil {
 		return err
 	}
@@ -136,8 +136,7 @@ func (p *process) serve(ctx context.Context, args []string) error {
 		return usagef("--list %s: %v", list, unwrapPathError(err))
 	}
 	abs, _ := filepath.Abs(list)
-	oldest, newest := demoStarts(sessions)
-	logical := newest.Add(time.Hour)
+	oldest, logical := demoWindow(sessions)
 	hours := int(math.Ceil(logical.Sub(oldest).Hours()))
 	srv := videosdktest.NewServer(videosdktest.Options{Sessions: sessions, APIKey: demoAPIKey, Secret: []byte(demoSecret)})
 	defer srv.Close()
@@ -154,13 +153,12 @@ participants-etl run --sessions videosdk: --logical-time %s --lookback %dh --out
 	return nil
 }
 
-// demoStarts returns the earliest and the latest start of sessions.
-func demoStarts(sessions []videosdktest.Session) (oldest, newest time.Time) {
+// demoWindow returns the window of demo and serve: the earliest start of
+// sessions, and a logical time an hour after the latest.
+func demoWindow(sessions []videosdktest.Session) (oldest, logical time.Time) {
+	var newest time.Time
 	for i, s := range sessions {
-		start := s.Start
-		if start.IsZero() {
-			start = videosdktest.DefaultStart
-		}
+		start := s.StartTime()
 		if i == 0 || start.Before(oldest) {
 			oldest = start
 		}
@@ -168,5 +166,5 @@ func demoStarts(sessions []videosdktest.Session) (oldest, newest time.Time) {
 			newest = start
 		}
 	}
-	return oldest, newest
+	return oldest, newest.Add(time.Hour)
 }

@@ -95,13 +95,6 @@ func wantRows(t *testing.T, sessions []videosdktest.Session) map[key]transform.R
 	return want
 }
 
-// readTable reads the table under root back through tabletest (see
-// readParquet); anything else found in the table's folder fails t.
-func readTable(t *testing.T, root string) []transform.Row {
-	t.Helper()
-	return tabletest.ReadTable(t, root)
-}
-
 // readParquet reads a file back through tabletest, which finds every column
 // by its name and shares no code with the writer: a swap of two same-typed
 // columns in the writer shows here as wrong values.

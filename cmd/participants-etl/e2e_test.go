@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/internal/tabletest"
 )
 
 // hostileIDs are list entries that must each stay one escaped path segment.
@@ -36,7 +37,7 @@ func TestExportEqualsSimulator(t *testing.T) {
 		}
 		rep := onlyReport(t, out)
 		// The simulator's final state, after live sessions stopped growing.
-		checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, end)
+		checkRows(t, tabletest.ReadTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, end)
 
 		if got := srv.MaxInFlight(); got > 3 {
 			t.Errorf("simulator saw %d requests in flight, --concurrency is 3", got)
@@ -155,7 +156,7 @@ func TestChaos(t *testing.T) {
 			t.Fatalf("exit %d; stderr tail:\n%s", res.code, tail(res.stderr, 3000))
 		}
 		rep := onlyReport(t, out)
-		checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, time.Now())
+		checkRows(t, tabletest.ReadTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, time.Now())
 		causes := rep.API.RetriesByCause
 		var total int64
 		for _, n := range causes {

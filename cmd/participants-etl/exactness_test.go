@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/internal/tabletest"
 )
 
 // pagedSessions makes n sessions of size participants each, plain enough
@@ -60,7 +61,7 @@ func TestUnknownRateLimitIsFound(t *testing.T) {
 					t.Fatalf("exit %d; stderr tail:\n%s", res.code, tail(res.stderr, 3000))
 				}
 				rep := onlyReport(t, out)
-				checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, time.Now())
+				checkRows(t, tabletest.ReadTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, time.Now())
 
 				limited := srv.RateLimited()
 				accepted := srv.Requests() - limited
@@ -103,7 +104,7 @@ func TestEmptySessionsParticipantsNull(t *testing.T) {
 		t.Fatalf("exit %d; stderr tail:\n%s", res.code, tail(res.stderr, 3000))
 	}
 	rep := onlyReport(t, out)
-	checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, time.Now())
+	checkRows(t, tabletest.ReadTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, time.Now())
 	if rep.Counts.SessionsExported != len(sessions) || rep.Counts.SessionsFailed != 0 {
 		t.Errorf("exported %d of %d sessions, %d failed", rep.Counts.SessionsExported, len(sessions), rep.Counts.SessionsFailed)
 	}
@@ -125,7 +126,7 @@ func TestTokenRefusedForAgeIsRenewed(t *testing.T) {
 		}
 		took := time.Since(start)
 		rep := onlyReport(t, out)
-		checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, time.Now())
+		checkRows(t, tabletest.ReadTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, start, time.Now())
 		renewed := rep.API.RetriesByCause["token_refused"]
 		t.Logf("run of %v: %d refusals of an aged token, %d requests retried with a fresh one", took.Round(time.Millisecond), srv.TokensAged(), renewed)
 		if took < 5*time.Second || srv.TokensAged() == 0 || renewed == 0 {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
+	"github.com/participants-etl/participants-etl/internal/tabletest"
 )
 
 func TestWrongSecretStopsTheRunAtOnce(t *testing.T) {
@@ -31,7 +32,7 @@ func TestWrongSecretStopsTheRunAtOnce(t *testing.T) {
 	if !strings.Contains(res.stderr, "VIDEOSDK_SECRET_KEY") {
 		t.Errorf("message does not say which credential to check:\n%s", tail(res.stderr, 2000))
 	}
-	if rows := readTable(t, out); len(rows) != 0 {
+	if rows := tabletest.ReadTable(t, out); len(rows) != 0 {
 		t.Errorf("%d rows committed by a run that failed", len(rows))
 	}
 	rep := onlyReport(t, out)
@@ -69,7 +70,7 @@ func TestGarbageListLines(t *testing.T) {
 		t.Fatalf("exit %d, want 3; stderr:\n%s", res.code, tail(res.stderr, 2000))
 	}
 	rep := onlyReport(t, out)
-	checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, time.Time{}, time.Now())
+	checkRows(t, tabletest.ReadTable(t, out), wantRows(t, srv.Snapshot()), rep.RunID, time.Time{}, time.Now())
 	byLine := map[int]string{}
 	for _, bad := range rep.Invalid {
 		byLine[bad.Line] = bad.Reason
@@ -94,7 +95,7 @@ func TestEmptyListIsANoOp(t *testing.T) {
 	if res.code != exitOK {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	if rows := readTable(t, out); len(rows) != 0 {
+	if rows := tabletest.ReadTable(t, out); len(rows) != 0 {
 		t.Errorf("%d rows from an empty list", len(rows))
 	}
 	if rep := onlyReport(t, out); rep.Status != "succeeded" || rep.Counts.SessionsListed != 0 {
@@ -114,7 +115,7 @@ func TestFailureCeilingCommitsNothing(t *testing.T) {
 	if res.code != exitFailed {
 		t.Fatalf("exit %d, want 1 (5 of 8 failed > 0.5); stderr:\n%s", res.code, tail(res.stderr, 2000))
 	}
-	if rows := readTable(t, out); len(rows) != 0 {
+	if rows := tabletest.ReadTable(t, out); len(rows) != 0 {
 		t.Errorf("%d rows committed past the failure ceiling", len(rows))
 	}
 	checkNoStaging(t, out, "a run past the failure ceiling")
@@ -146,7 +147,7 @@ func TestShardsSplitTheList(t *testing.T) {
 	}
 	shard("0")
 	shard("1")
-	checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), "", time.Time{}, time.Now())
+	checkRows(t, tabletest.ReadTable(t, out), wantRows(t, srv.Snapshot()), "", time.Time{}, time.Now())
 	reps := readReports(t, out)
 	if len(reps) != 2 || reps[0].Counts.SessionsInShard+reps[1].Counts.SessionsInShard != len(sessions) ||
 		reps[0].Counts.SessionsInShard == 0 || reps[1].Counts.SessionsInShard == 0 {
@@ -157,5 +158,5 @@ func TestShardsSplitTheList(t *testing.T) {
 	if after := fileStamps(t, out, "*shard-000-of-002*"); after != before || before == "" {
 		t.Errorf("rerun of shard 1 touched shard 0's files: %s → %s", before, after)
 	}
-	checkRows(t, readTable(t, out), wantRows(t, srv.Snapshot()), "", time.Time{}, time.Now())
+	checkRows(t, tabletest.ReadTable(t, out), wantRows(t, srv.Snapshot()), "", time.Time{}, time.Now())
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/internal/pipeline"
+	"github.com/participants-etl/participants-etl/internal/tabletest"
 )
 
 // endedSessions are static sessions whose every interval has an end.
@@ -39,18 +40,9 @@ func TestForget(t *testing.T) {
 	srv := newSim(t, videosdktest.Options{Sessions: sessions})
 	out := t.TempDir()
 	list := writeList(t, ids(sessions)...)
-	tickAt := func(logical string) (pipeline.Report, map[string]bool) {
-		t.Helper()
-		n := len(srv.RequestURIs())
-		res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--incremental", "--sessions", list, "--output", out,
-			"--api-url", srv.URL(), "--logical-time", logical)
-		if res.code != exitOK {
-			t.Fatalf("tick %s: exit %d: %s", logical, res.code, tail(res.stderr, 2000))
-		}
-		return reportAt(t, out, logical), srv.ParticipantsRequested(n)
-	}
-	tickAt("2026-11-26T14:00:00Z")
-	if _, asked := tickAt("2026-11-26T15:00:00Z"); len(asked) != 0 {
+	tick := incrementalTicks(t, srv, out, "--sessions", list)
+	tick(mustTime(t, "2026-11-26T14:00:00Z"))
+	if _, asked := tick(mustTime(t, "2026-11-26T15:00:00Z")); len(asked) != 0 {
 		t.Fatalf("every session is complete, yet the second tick asked for %v", asked)
 	}
 
@@ -61,7 +53,7 @@ func TestForget(t *testing.T) {
 	if res.code != exitOK || !strings.Contains(res.stdout, "forgot 2 ledger entries") {
 		t.Fatalf("forget sessions: exit %d, stdout %q, stderr %s", res.code, res.stdout, res.stderr)
 	}
-	rep, asked := tickAt("2026-11-26T16:00:00Z")
+	rep, asked := tick(mustTime(t, "2026-11-26T16:00:00Z"))
 	if len(asked) != 2 || !asked[sessions[0].ID] || !asked[sessions[1].ID] || rep.Counts.SessionsSkippedComplete != len(sessions)-2 {
 		t.Errorf("after forgetting two sessions the tick asked for %v, skipped %d", asked, rep.Counts.SessionsSkippedComplete)
 	}
@@ -71,7 +63,7 @@ func TestForget(t *testing.T) {
 	if res := forget("--completed-on", "2026-11-26"); res.code != exitOK || !strings.Contains(res.stdout, "forgot 6 ledger entries") {
 		t.Fatalf("forget a day: exit %d, stdout %q, stderr %s", res.code, res.stdout, res.stderr)
 	}
-	if _, asked := tickAt("2026-11-26T17:00:00Z"); len(asked) != len(sessions) {
+	if _, asked := tick(mustTime(t, "2026-11-26T17:00:00Z")); len(asked) != len(sessions) {
 		t.Errorf("after forgetting the day the tick asked for %d sessions, want all %d", len(asked), len(sessions))
 	}
 
@@ -124,7 +116,7 @@ func TestKillBetweenPublishAndLedger(t *testing.T) {
 	if code := c.wait(t, 10*time.Second); code != -1 {
 		t.Fatalf("exit %d, want killed", code)
 	}
-	checkRows(t, readTable(t, out), wantRows(t, sessions), "", time.Time{}, time.Now())
+	checkRows(t, tabletest.ReadTable(t, out), wantRows(t, sessions), "", time.Time{}, time.Now())
 	ledger, _ := filepath.Glob(filepath.Join(out, "_ledger", "*", "*"))
 	for _, f := range ledger {
 		if fi, err := os.Stat(f); err == nil && !strings.HasPrefix(filepath.Base(f), ".") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
 	"github.com/participants-etl/participants-etl/internal/pipeline"
+	"github.com/participants-etl/participants-etl/internal/tabletest"
 	"github.com/participants-etl/participants-etl/transform"
 )
 
@@ -99,7 +100,7 @@ func TestVideoSDKSourceExportsTheWindow(t *testing.T) {
 	rep := onlyReport(t, out)
 	var want []videosdktest.Session
 	lateExported := false
-	got := readTable(t, out)
+	got := tabletest.ReadTable(t, out)
 	exported := sessionsOf(got)
 	for _, s := range srv.Snapshot() {
 		if s.ID == late.ID {
@@ -141,7 +142,7 @@ func TestVideoSDKSourceExportsTheWindow(t *testing.T) {
 	if res.code != exitOK {
 		t.Fatalf("next tick: exit %d, want 0; stderr:\n%s", res.code, tail(res.stderr, 3000))
 	}
-	exported2 := sessionsOf(readTable(t, out2))
+	exported2 := sessionsOf(tabletest.ReadTable(t, out2))
 	for _, batch := range arrivals {
 		for _, s := range batch {
 			if !lateExported || s.ID != late.ID {
@@ -195,7 +196,7 @@ func TestVideoSDKSourceByRoom(t *testing.T) {
 				t.Fatal("no session of the rooms in the window: a vacuous test")
 			}
 			rep := onlyReport(t, out)
-			checkRows(t, readTable(t, out), wantRows(t, want), rep.RunID, time.Time{}, time.Now())
+			checkRows(t, tabletest.ReadTable(t, out), wantRows(t, want), rep.RunID, time.Time{}, time.Now())
 			if rep.Counts.SessionsExported != len(want) {
 				t.Errorf("exported %d sessions, want %d", rep.Counts.SessionsExported, len(want))
 			}
@@ -240,7 +241,7 @@ func TestVideoSDKSourceCostFollowsTheWindow(t *testing.T) {
 				t.Logf("%d list requests for %d pages of the window", n, windowPages)
 			}
 			rep := onlyReport(t, out)
-			checkRows(t, readTable(t, out), wantRows(t, sessions[:inside]), rep.RunID, time.Time{}, time.Now())
+			checkRows(t, tabletest.ReadTable(t, out), wantRows(t, sessions[:inside]), rep.RunID, time.Time{}, time.Now())
 			if rep.Listing == nil || rep.Listing.SessionsInWindow != inside || rep.Counts.SessionsExported != inside {
 				t.Errorf("listing %+v, counts %+v; want %d in window", rep.Listing, rep.Counts, inside)
 			}
@@ -299,7 +300,7 @@ func TestVideoSDKSourceListFailures(t *testing.T) {
 			if rep := onlyReport(t, out); rep.Status != "failed" || rep.ExitCode != tc.code || rep.Listing == nil || len(rep.Files) != 0 {
 				t.Errorf("report: status %q, exit %d, listing %+v, %d files", rep.Status, rep.ExitCode, rep.Listing, len(rep.Files))
 			}
-			if rows := readTable(t, out); len(rows) != 0 {
+			if rows := tabletest.ReadTable(t, out); len(rows) != 0 {
 				t.Errorf("%d rows published by a failed run", len(rows))
 			}
 			if n := len(srv.ParticipantsRequested(0)); n != 0 {
@@ -340,11 +341,12 @@ func TestVideoSDKSourceShards(t *testing.T) {
 	if inShards != len(want) {
 		t.Errorf("the shards hold %d sessions, the window %d", inShards, len(want))
 	}
-	checkRows(t, readTable(t, out), wantRows(t, want), "", time.Time{}, time.Now())
+	checkRows(t, tabletest.ReadTable(t, out), wantRows(t, want), "", time.Time{}, time.Now())
 }
 
-// TestDemoListsItsSessions: demo finds every generated session through the
-// list endpoint and exports it.
+// TestDemoListsItsSessions: the README's first command works: demo finds
+// every generated session through the list endpoint, exports it, and
+// prints a query of its own run.
 func TestDemoListsItsSessions(t *testing.T) {
 	out := t.TempDir()
 	res := runCLI(t, t.Context(), envMap(nil), "", "demo", "--session-count", "25", "--seed", "3", "--output", out)
@@ -354,6 +356,9 @@ func TestDemoListsItsSessions(t *testing.T) {
 	rep := onlyReport(t, out)
 	if rep.Sessions != "videosdk:" || rep.Listing == nil || rep.Listing.SessionsInWindow != 25 || rep.Counts.SessionsExported != 25 {
 		t.Errorf("demo report: source %q, listing %+v, counts %+v", rep.Sessions, rep.Listing, rep.Counts)
+	}
+	if !strings.Contains(res.stdout, "WHERE run_id = '"+rep.RunID+"'") || rep.Counts.Rows == 0 {
+		t.Errorf("demo's query does not select its run %s (rows %d):\n%s", rep.RunID, rep.Counts.Rows, res.stdout)
 	}
 }
 
@@ -376,7 +381,7 @@ func TestVideoSDKSourceIncrementalTicks(t *testing.T) {
 	}
 	srv := newSim(t, videosdktest.Options{Sessions: append(append([]videosdktest.Session{}, ended...), open...),
 		List: videosdktest.ListOptions{MaxPerPage: 5}})
-	tick := incrementalTicks(t, srv, "24h")
+	tick := incrementalTicks(t, srv, t.TempDir(), "--sessions", "videosdk:", "--lookback", "24h")
 
 	rep1, got1 := tick(listLogical)
 	if len(got1) != len(ended)+len(open) || rep1.Counts.SessionsCompleted != len(ended) {
@@ -423,7 +428,7 @@ func TestOpenSessionFollowedPastTheWindow(t *testing.T) {
 	s.Start = listLogical.Add(-50 * time.Minute)
 	other := startAt(small(videosdktest.EndOpen(videosdktest.Generate(29, 1)[0], "2026-11-26T13:59:00Z")), listLogical.Add(-10*time.Minute))
 	srv := newSim(t, videosdktest.Options{Sessions: []videosdktest.Session{s, other}})
-	tick := incrementalTicks(t, srv, "1h")
+	tick := incrementalTicks(t, srv, t.TempDir(), "--sessions", "videosdk:", "--lookback", "1h")
 	if _, got := tick(listLogical); !got[s.ID] || !got[other.ID] {
 		t.Fatalf("tick 1 fetched %v, want both sessions of its window", got)
 	}
@@ -441,17 +446,16 @@ func TestOpenSessionFollowedPastTheWindow(t *testing.T) {
 	}
 }
 
-// incrementalTicks returns a tick: a run of --sessions videosdk:
-// --incremental with lookback into one output, returning its report and
-// the sessions whose participants it requested.
-func incrementalTicks(t *testing.T, srv *videosdktest.Server, lookback string) func(time.Time) (pipeline.Report, map[string]bool) {
-	out := t.TempDir()
+// incrementalTicks returns a tick: a run with --incremental and args into
+// out, returning its report and the sessions whose participants it
+// requested.
+func incrementalTicks(t *testing.T, srv *videosdktest.Server, out string, args ...string) func(time.Time) (pipeline.Report, map[string]bool) {
 	return func(logical time.Time) (pipeline.Report, map[string]bool) {
 		t.Helper()
 		n := len(srv.RequestURIs())
 		at := logical.Format(time.RFC3339)
-		res := runCLI(t, t.Context(), credsEnv(nil), "", "run", "--sessions", "videosdk:", "--incremental",
-			"--output", out, "--api-url", srv.URL(), "--logical-time", at, "--lookback", lookback)
+		res := runCLI(t, t.Context(), credsEnv(nil), "", append([]string{"run", "--incremental", "--output", out,
+			"--api-url", srv.URL(), "--logical-time", at}, args...)...)
 		if res.code != exitOK {
 			t.Fatalf("tick %s: exit %d; stderr:\n%s", at, res.code, tail(res.stderr, 3000))
 		}

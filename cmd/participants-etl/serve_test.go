@@ -81,20 +81,6 @@ func TestServeThenRun(t *testing.T) {
 	}
 }
 
-// TestDemoRuns: the README's first command works, and prints a query of its
-// own run.
-func TestDemoRuns(t *testing.T) {
-	out := t.TempDir()
-	res := runCLI(t, t.Context(), envMap(nil), "", "demo", "--output", out, "--session-count", "20")
-	if res.code != exitOK {
-		t.Fatalf("demo: exit %d; stderr:\n%s", res.code, tail(res.stderr, 2000))
-	}
-	rep := onlyReport(t, out)
-	if !strings.Contains(res.stdout, "WHERE run_id = '"+rep.RunID+"'") || rep.Counts.Rows == 0 {
-		t.Errorf("demo's query does not select its run %s (rows %d):\n%s", rep.RunID, rep.Counts.Rows, res.stdout)
-	}
-}
-
 // TestEveryLineOfARunCarriesItsID: from "run starting" to the summary, the
 // client's lines (retries, re-reads) included, each log line names the run.
 func TestEveryLineOfARunCarriesItsID(t *testing.T) {

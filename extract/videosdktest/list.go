@@ -136,7 +136,7 @@ func (f listFilter) match(sess *Session, dates bool) bool {
 		return false
 	}
 	if dates {
-		ms := sess.startTime().UnixMilli()
+		ms := sess.StartTime().UnixMilli()
 		if (f.from != nil && ms < *f.from) || (f.to != nil && ms > *f.to) {
 			return false
 		}
@@ -210,7 +210,7 @@ func (s *Server) listOrderLocked() []int {
 	for i := range order {
 		order[i] = i
 	}
-	starts := func(a, b int) int { return s.sessions[a].startTime().Compare(s.sessions[b].startTime()) }
+	starts := func(a, b int) int { return s.sessions[a].StartTime().Compare(s.sessions[b].StartTime()) }
 	ids := func(a, b int) int { return strings.Compare(s.sessions[a].ID, s.sessions[b].ID) }
 	switch s.opts.List.Order {
 	case NewestFirst:
@@ -222,7 +222,8 @@ func (s *Server) listOrderLocked() []int {
 	return order
 }
 
-func (sess *Session) startTime() time.Time {
+// StartTime is when the session started: Start, or DefaultStart if unset.
+func (sess *Session) StartTime() time.Time {
 	if sess.Start.IsZero() {
 		return DefaultStart
 	}
@@ -248,7 +249,7 @@ func (sess *Session) listItem(preview int) map[string]any {
 	}
 	m := map[string]any{
 		"id":           sess.ID,
-		"start":        stampUTC(sess.startTime()),
+		"start":        stampUTC(sess.StartTime()),
 		"end":          end,
 		"status":       sess.ListStatus(),
 		"participants": parts,

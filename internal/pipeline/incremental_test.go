@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -93,7 +94,7 @@ func checkLatestEqualsSimulator(t *testing.T, root string, sessions []videosdkte
 		case !ok:
 			t.Errorf("%v: missing from the latest rows", k)
 			diffs++
-		case !rowEqual(g, w):
+		case !reflect.DeepEqual(g, w):
 			t.Errorf("%v:\n got %+v\nwant %+v", k, g, w)
 			diffs++
 		}
@@ -109,14 +110,6 @@ func checkLatestEqualsSimulator(t *testing.T, root string, sessions []videosdkte
 	if len(want) == 0 {
 		t.Fatal("no rows to compare")
 	}
-}
-
-func rowEqual(a, b transform.Row) bool {
-	eq := func(x, y *string) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	eq64 := func(x, y *int64) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	return a.SessionID == b.SessionID && eq(a.RoomID, b.RoomID) && eq(a.CustomRoomID, b.CustomRoomID) &&
-		a.ParticipantID == b.ParticipantID && eq(a.ParticipantName, b.ParticipantName) && a.TimelogIndex == b.TimelogIndex &&
-		a.StartTime == b.StartTime && eq64(a.EndTime, b.EndTime) && eq64(a.DurationMS, b.DurationMS)
 }
 
 // slotFiles hashes the table files of one logical time ("20261126T150000Z").

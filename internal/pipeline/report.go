@@ -105,9 +105,8 @@ func (rep *Report) finish(err, ctxErr error) {
 	rep.Counts.SessionsFailed = len(rep.Failed)
 	rep.Counts.Pages = rep.API.Pages
 	rep.ExitCode = exitCode(err, rep)
-	var published *load.PublishedError
 	switch {
-	case err != nil && errors.As(err, &published):
+	case isPublishedError(err):
 		rep.Status, rep.Error = StatusPublished, err.Error()
 	case err != nil && ctxErr != nil:
 		rep.Status, rep.Error = StatusStopped, err.Error()

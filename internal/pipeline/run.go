@@ -437,10 +437,11 @@ type batchWriter struct {
 	// pending is what the unwritten batch adds to the report.
 	pending         transform.Stats
 	pendingSessions int
-	pendingComplete []uint32      // sessions of the batch whose every interval has an end
-	pendingOpen     []uint32      // and the others
 	rows            *atomic.Int64 // rows written, for progress lines
-	complete, open  *[]uint32     // run.complete and run.open: written sessions, for the ledger
+	// complete and open are run.complete and run.open. A session goes
+	// there as it is added: a batch that fails to write fails the run,
+	// which then records nothing in the ledger.
+	complete, open *[]uint32
 }
 
 func newBatchWriter(lr *load.Run, rep *Report, rows *atomic.Int64, complete, open *[]uint32) *batchWriter {
@@ -454,9 +455,9 @@ func (w *batchWriter) add(ctx context.Context, res result) error {
 	w.pending.Add(res.stats)
 	w.pendingSessions++
 	if res.complete {
-		w.pendingComplete = append(w.pendingComplete, res.at)
+		*w.complete = append(*w.complete, res.at)
 	} else {
-		w.pendingOpen = append(w.pendingOpen, res.at)
+		*w.open = append(*w.open, res.at)
 	}
 	if w.b.Len() >= batchRows {
 		return w.flush(ctx)
@@ -478,10 +479,7 @@ func (w *batchWriter) flush(ctx context.Context) error {
 	w.rep.Counts.Stats.Add(w.pending)
 	w.rep.Counts.SessionsExported += w.pendingSessions
 	w.rows.Add(int64(w.pending.Rows))
-	*w.complete = append(*w.complete, w.pendingComplete...)
-	*w.open = append(*w.open, w.pendingOpen...)
 	w.pending, w.pendingSessions = transform.Stats{}, 0
-	w.pendingComplete, w.pendingOpen = w.pendingComplete[:0], w.pendingOpen[:0]
 	return nil
 }
 

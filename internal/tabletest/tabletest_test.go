@@ -18,27 +18,6 @@ import (
 	"github.com/participants-etl/participants-etl/transform"
 )
 
-// recordWriter is pqarrow's file writer as encode uses it.
-type recordWriter interface {
-	Write(arrow.RecordBatch) error
-	Close() error
-}
-
-// encode writes recs with w, closed at the end; open is w's constructor's error.
-func encode(t *testing.T, w recordWriter, open error, recs ...arrow.RecordBatch) {
-	t.Helper()
-	err := open
-	for i := 0; err == nil && i < len(recs); i++ {
-		err = w.Write(recs[i])
-	}
-	if err == nil {
-		err = w.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func compare(t *testing.T, got, want []transform.Row) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -158,7 +137,15 @@ func parquetOf(t *testing.T, rec arrow.RecordBatch) []byte {
 	var buf bytes.Buffer
 	fw, err := pqarrow.NewFileWriter(rec.Schema(), &buf, parquet.NewWriterProperties(),
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	encode(t, fw, err, rec)
+	if err == nil {
+		err = fw.Write(rec)
+	}
+	if err == nil {
+		err = fw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	return buf.Bytes()
 }
 

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/participants-etl/participants-etl/extract/videosdktest"
-	"github.com/participants-etl/participants-etl/schemas"
 )
 
 // TestIncrementalLatestEqualsSimulator runs the binary twice with
@@ -22,11 +21,7 @@ func TestIncrementalLatestEqualsSimulator(t *testing.T) {
 	}
 	run(writeFile(t, "tick1.txt", sessionList(first)), "2026-11-26T14:00:00Z")
 
-	for _, s := range first {
-		if !s.Ended() {
-			srv.SetSession(videosdktest.EndOpen(s, "2026-11-26T14:20:00.123Z"))
-		}
-	}
+	srv.EndOngoing(first, "2026-11-26T14:20:00.123Z")
 	fresh := videosdktest.GenerateStatic(52, 12, 3, "2026-11-26T13:45:00.5Z", videosdktest.Absent)
 	for _, s := range fresh {
 		srv.SetSession(s)
@@ -57,42 +52,15 @@ func TestIncrementalLatestEqualsSimulator(t *testing.T) {
 
 	db := openDuckDB(t)
 	checkTable(t, db, root, readReports(t, root)) // creates the views
-	if _, err := db.Exec(schemas.DuckDBSQL(root)); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := db.Query(`SELECT session_id, room_id, custom_room_id, participant_id, participant_name, timelog_index,
-		start_time, end_time, duration_ms FROM participant_timelogs_latest`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	got := map[timelogKey]timelogRow{}
-	for rows.Next() {
-		var k timelogKey
-		var r timelogRow
-		if err := rows.Scan(&k.SessionID, &r.roomID, &r.customRoomID, &k.ParticipantID, &r.name, &k.TimelogIndex,
-			&r.start, &r.end, &r.durationMS); err != nil {
-			t.Fatal(err)
-		}
-		r.start = r.start.UTC()
-		if r.end.Valid {
-			r.end.Time = r.end.Time.UTC()
-		}
-		got[k] = r
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	final := simulatorRows(t, srv.Snapshot())
 	errs := 0
-	for k, w := range final {
-		if g, ok := got[k]; !ok || g != w {
-			if errs++; errs <= 10 {
-				t.Errorf("%v: latest view has %v (present %t), the simulator %v", k, g, ok, w)
-			}
+	report := func(format string, args ...any) {
+		if errs++; errs <= 10 {
+			t.Errorf("latest view: "+format, args...)
 		}
 	}
-	if len(got) != len(final) {
-		t.Errorf("latest view: %d rows, the simulator's data %d", len(got), len(final))
+	got := map[timelogKey]timelogRow{}
+	for k, s := range scanTimelogs(t, db, "participant_timelogs_latest", report) {
+		got[k] = s.row
 	}
+	compareRows(got, simulatorRows(t, srv.Snapshot()), report)
 }

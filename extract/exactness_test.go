@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -83,25 +82,14 @@ func TestRetryDeadlineIsKeptWhileQueued(t *testing.T) {
 		var logs bytes.Buffer
 		c := newClient(t, srv, extract.Options{RetryDeadline: deadline, Concurrency: 8,
 			Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil))})
-		var (
-			mu     sync.Mutex
-			gaveUp = map[string]time.Time{}
-			pushed = map[string]time.Time{}
-		)
-		var wg sync.WaitGroup
-		for _, s := range sessions {
-			wg.Go(func() {
-				_, err := c.FetchSession(context.Background(), s.ID)
-				mu.Lock()
-				gaveUp[s.ID] = time.Now()
-				mu.Unlock()
-				var se *extract.SessionError
-				if !errors.As(err, &se) || !strings.Contains(se.Reason, "retry deadline of 5s") {
-					t.Errorf("session %s: %v; want a SessionError naming the retry deadline", s.ID, err)
-				}
-			})
+		got := fetchAll(context.Background(), c, ids(sessions), len(sessions))
+		for id, r := range got {
+			var se *extract.SessionError
+			if !errors.As(r.err, &se) || !strings.Contains(se.Reason, "retry deadline of 5s") {
+				t.Errorf("session %s: %v; want a SessionError naming the retry deadline", id, r.err)
+			}
 		}
-		wg.Wait()
+		pushed := map[string]time.Time{}
 		for line := range strings.Lines(logs.String()) {
 			var rec struct {
 				Time      time.Time
@@ -121,7 +109,7 @@ func TestRetryDeadlineIsKeptWhileQueued(t *testing.T) {
 				t.Errorf("session %s was never retried, though 2 s of Retry-After fit in its deadline", s.ID)
 				continue
 			}
-			if over := gaveUp[s.ID].Sub(first.Add(deadline)); over > 0 {
+			if over := got[s.ID].at.Sub(first.Add(deadline)); over > 0 {
 				t.Errorf("session %s gave up %v after its retry deadline", s.ID, over)
 			}
 		}

@@ -98,9 +98,9 @@ func Sized(rows int, perSession func(i int) int) []Session {
 }
 
 // GenerateStatic is Generate's n sessions made static (NotLive), the first
-// participant of every every-th ended session given one more interval from
-// start whose end is endIs (Absent or Null): a mix of ended and ongoing
-// sessions for incremental exports. It panics if seed gives no mix: a
+// participant of every every-th session, if it has ended, given one more
+// interval from start whose end is endIs (Absent or Null): a mix of ended
+// and ongoing sessions for incremental exports. It panics if seed gives no mix: a
 // fixture that tests nothing.
 func GenerateStatic(seed int64, n, every int, start string, endIs Presence) []Session {
 	sessions := Generate(seed, n)

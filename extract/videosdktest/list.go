@@ -201,7 +201,7 @@ func (s *Server) renderList(q url.Values, page, perPage int, visit bool) (int, [
 }
 
 // listOrderLocked returns the sessions' indices in list order, sorting only
-// after sessions were added.
+// after sessions were added or replaced.
 func (s *Server) listOrderLocked() []int {
 	if s.list.order != nil {
 		return s.list.order

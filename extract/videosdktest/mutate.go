@@ -32,6 +32,16 @@ func EndOpen(sess Session, end string) Session {
 	return c
 }
 
+// EndOngoing ends, on s, every one of sessions still ongoing, at end (see
+// EndOpen): the world moving on between two ticks.
+func (s *Server) EndOngoing(sessions []Session, end string) {
+	for _, sess := range sessions {
+		if !sess.Ended() {
+			s.SetSession(EndOpen(sess, end))
+		}
+	}
+}
+
 // ParticipantsRequested returns the sessions whose participants pages were
 // requested after the first n requests the server received.
 func (s *Server) ParticipantsRequested(n int) map[string]bool {

@@ -57,15 +57,6 @@ func tickOptions(srv *videosdktest.Server, out string, logical time.Time, ids []
 	return opts
 }
 
-// endOngoing ends, on srv, every session of sessions still ongoing, at end.
-func endOngoing(srv *videosdktest.Server, sessions []videosdktest.Session, end string) {
-	for _, s := range sessions {
-		if !s.Ended() {
-			srv.SetSession(videosdktest.EndOpen(s, end))
-		}
-	}
-}
-
 // latest is the _latest view in Go: for each key, the row extracted last.
 func latest(rows []transform.Row) map[videosdktest.RowKey]transform.Row {
 	out := map[videosdktest.RowKey]transform.Row{}
@@ -165,7 +156,7 @@ func TestIncrementalTicks(t *testing.T) {
 	// The ongoing sessions end; new ones start, some ongoing, and join the
 	// list.
 	ongoing1 := idsOf(first, func(s videosdktest.Session) bool { return !s.Ended() })
-	endOngoing(srv, first, "2026-11-26T14:30:00Z")
+	srv.EndOngoing(first, "2026-11-26T14:30:00Z")
 	fresh := videosdktest.GenerateStatic(22, 8, 2, "2026-11-26T13:30:00Z", videosdktest.Null)
 	for _, s := range fresh {
 		srv.SetSession(s)
@@ -197,7 +188,7 @@ func TestIncrementalTicks(t *testing.T) {
 
 	// Tick 3 fetches the new sessions that were ongoing at tick 2, now
 	// ended; tick 4 has nothing open: no request, an empty slot, exit 0.
-	endOngoing(srv, fresh, "2026-11-26T15:30:00Z")
+	srv.EndOngoing(fresh, "2026-11-26T15:30:00Z")
 	n = len(srv.RequestURIs())
 	if rep, err := tick(t, srv, out, t3, list2); err != nil || rep.ExitCode != ExitOK {
 		t.Fatalf("tick 3: exit %d, %v", rep.ExitCode, err)

@@ -585,20 +585,9 @@ func TestPublishHookSteps(t *testing.T) {
 
 // publishFileBytes encodes one small Parquet file of run runID.
 func publishFileBytes(t *testing.T, runID string) []byte {
-	var buf strings.Builder
-	pw, err := NewParquetWriter(&buf, ParquetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := sessionRecord(t, "s0", 2, runID)
 	defer rec.Release()
-	if err := pw.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := pw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return []byte(buf.String())
+	return parquetBytes(t, ParquetOptions{}, rec)
 }
 
 var errCrash = errors.New("simulated crash")
@@ -620,8 +609,15 @@ func crashAt(opts WriteOptions, step string) WriteOptions {
 type crashScenario struct {
 	name     string
 	old, new []int        // sessions (rows) of the earlier run and of the rerun
-	opts     WriteOptions // of both
-	parts    int          // files the rerun publishes
+	opts     WriteOptions // of both: one part, or onePartPerSession
+}
+
+// parts is how many files the rerun publishes.
+func (sc crashScenario) parts() int {
+	if sc.opts.MaxFileBytes == onePartPerSession.MaxFileBytes {
+		return len(sc.new)
+	}
+	return 1
 }
 
 // forEachCrash runs f as a subtest per backend, scenario and step, named
@@ -630,7 +626,7 @@ func forEachCrash(t *testing.T, scenarios []crashScenario, steps []string, f fun
 	forEachBackend(t, func(t *testing.T, b testBackend) {
 		for _, sc := range scenarios {
 			for _, step := range steps {
-				if sc.parts == 1 && step == "published part 1" {
+				if sc.parts() == 1 && step == "published part 1" {
 					continue
 				}
 				t.Run(sc.name+"/"+step, func(t *testing.T) { f(t, b, sc, step) })
@@ -646,9 +642,9 @@ func forEachCrash(t *testing.T, scenarios []crashScenario, steps []string, f fun
 func TestCommitCrashBetweenSteps(t *testing.T) {
 	scenarios := []crashScenario{
 		// One part before and after: the reader sees all of the old run or all of the new one.
-		{"one part", []int{5, 6, 7}, []int{5, 6, 7, 8}, WriteOptions{}, 1},
+		{"one part", []int{5, 6, 7}, []int{5, 6, 7, 8}, WriteOptions{}},
 		// Three parts before, two after: see doc.go for the mixed states.
-		{"three parts then two", []int{5, 6, 7}, []int{8, 9}, onePartPerSession, 2},
+		{"three parts then two", []int{5, 6, 7}, []int{8, 9}, onePartPerSession},
 	}
 	steps := []string{"staged", "listed", "published part 0", "published part 1", "extras deleted", "manifest written"}
 	forEachCrash(t, scenarios, steps, func(t *testing.T, b testBackend, sc crashScenario, step string) {

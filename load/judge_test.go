@@ -31,31 +31,22 @@ func TestTabletestReadsTheWriter(t *testing.T) {
 	want := tabletest.SampleRows(250)
 	b := transform.NewBuilder(nil)
 	defer b.Release()
-	var buf bytes.Buffer
-	pw, err := NewParquetWriter(&buf, ParquetOptions{RowGroupRows: 100}) // 3 row groups
-	if err != nil {
-		t.Fatal(err)
-	}
-	for from := 0; from < len(want) && err == nil; from += 60 {
+	var recs []arrow.RecordBatch
+	for from := 0; from < len(want); from += 60 {
 		b.Append(want[from:min(from+60, len(want))]...)
 		rec := b.NewRecord()
-		err = pw.Write(rec)
-		rec.Release()
+		defer rec.Release()
+		recs = append(recs, rec)
 	}
-	if err == nil {
-		err = pw.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	file := parquetBytes(t, ParquetOptions{RowGroupRows: 100}, recs...) // 3 row groups
 
-	got, err := tabletest.Read(bytes.NewReader(buf.Bytes()))
+	got, err := tabletest.Read(bytes.NewReader(file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameRows(t, got, want)
 	path := filepath.Join(t.TempDir(), "part.parquet")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, file, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if got, err = tabletest.ReadFile(path); err != nil {
@@ -105,9 +96,7 @@ func TestBuilderIsReusable(t *testing.T) {
 		}
 		got := readBack(t, rec)
 		rec.Release()
-		if !reflect.DeepEqual(got, rows) {
-			t.Fatalf("round %d:\n got %s\nwant %s", round, dumpRows(got), dumpRows(rows))
-		}
+		sameRows(t, got, rows)
 	}
 }
 
@@ -115,22 +104,28 @@ func TestBuilderIsReusable(t *testing.T) {
 // internal/tabletest.
 func readBack(t *testing.T, rec arrow.RecordBatch) []transform.Row {
 	t.Helper()
-	var buf bytes.Buffer
-	pw, err := NewParquetWriter(&buf, ParquetOptions{})
-	if err == nil {
-		err = pw.Write(rec)
-	}
-	if err == nil {
-		err = pw.Close()
-	}
-	var got []transform.Row
-	if err == nil {
-		got, err = tabletest.Read(bytes.NewReader(buf.Bytes()))
-	}
+	got, err := tabletest.Read(bytes.NewReader(parquetBytes(t, ParquetOptions{}, rec)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return got
+}
+
+// parquetBytes is the Parquet file ParquetWriter makes of recs with opts.
+func parquetBytes(t *testing.T, opts ParquetOptions, recs ...arrow.RecordBatch) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	pw, err := NewParquetWriter(&buf, opts)
+	for i := 0; err == nil && i < len(recs); i++ {
+		err = pw.Write(recs[i])
+	}
+	if err == nil {
+		err = pw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // TestBuilderColumnsByName judges Builder with a reader that shares no code

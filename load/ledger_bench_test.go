@@ -5,10 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,30 +36,25 @@ func ledgerFixture(b *testing.B, n, months, shards int) (*Table, Slot, func()) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	hours := int(start.AddDate(0, months, 0).Sub(start) / time.Hour)
-	parts := map[string]*ledgerPart{}
+	parts := map[string]map[int64][]string{} // by object key
 	for i := range n {
 		h := i * hours / n
 		at := start.Add(time.Duration(h) * time.Hour)
 		id := fmt.Sprintf("%08x%016x", at.Unix()-int64(rng.IntN(86400)), rng.Uint64())
-		s := Slot{LogicalTime: at, ShardIndex: fnv64a(id) % shards, ShardCount: shards}
-		p := parts[ledgerKey(s)]
-		if p == nil {
-			p = &ledgerPart{groups: map[int64][]string{}}
-			parts[ledgerKey(s)] = p
+		key := ledgerKey(Slot{LogicalTime: at, ShardIndex: fnv64a(id) % shards, ShardCount: shards})
+		if parts[key] == nil {
+			parts[key] = map[int64][]string{}
 		}
-		p.groups[at.Unix()] = append(p.groups[at.Unix()], id)
+		parts[key][at.Unix()] = append(parts[key][at.Unix()], id)
 	}
 	var stored int64
-	for key, p := range parts {
-		for at, ids := range p.groups {
-			p.groups[at], _ = sortedIDs(ids)
+	for key, groups := range parts {
+		for at, ids := range groups {
+			groups[at], _ = sortedIDs(ids)
 		}
 		var body bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&body, gzip.BestSpeed)
-		zw.Write([]byte(ledgerHeader + "\n"))
-		for _, at := range slices.Sorted(maps.Keys(p.groups)) {
-			fmt.Fprintf(zw, "\t%s\n%s\n", time.Unix(at, 0).UTC().Format(LogicalTimeLayout), strings.Join(p.groups[at], "\n"))
-		}
+		zw.Write([]byte(ledgerText(groups)))
 		if err := zw.Close(); err != nil {
 			b.Fatal(err)
 		}
@@ -108,32 +101,48 @@ func BenchmarkLedgerRead(b *testing.B) {
 	runtime.KeepAlive(l)
 }
 
-// benchLedgerRead runs read in b's loop and reports its CPU time per op
-// and the peak heap while reading, above the heap in use before. It returns
-// the last Ledger read and that heap in use before.
+// benchLedgerRead runs read in b's loop (see benchOp). It returns the
+// last Ledger read and the heap in use before.
 func benchLedgerRead(b *testing.B, read func() (*Ledger, error)) (*Ledger, uint64) {
 	b.Helper()
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	peak, stop := sampleHeap()
 	var l *Ledger
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := cpuTime()
-	for b.Loop() {
+	base := benchOp(b, func() {
 		l = nil // the last read may be collected while reading the next
 		var err error
 		if l, err = read(); err != nil {
 			b.Fatal(err)
 		}
+	})
+	return l, base
+}
+
+// benchOp runs op in b's loop and reports its CPU time per op and the peak
+// heap while it runs, above the heap in use before, which it returns.
+func benchOp(b *testing.B, op func()) uint64 {
+	b.Helper()
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	peak, stop := sampleHeap()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		op()
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/op")
 	stop()
 	b.ReportMetric(float64(*peak-base.HeapInuse)/(1<<20), "peak-heap-MiB")
-	return l, base.HeapInuse
+	return base.HeapInuse
 }
+
+// ledgerShapes are the ledgers of 1M sessions the update and filtered-read
+// benchmarks use: a year over 4 shards, and all of it in one object.
+var ledgerShapes = []struct {
+	name           string
+	months, shards int
+}{{"year-4-shards", 12, 4}, {"one-object", 1, 1}}
 
 // BenchmarkLedgerLookup is 1M calls of CompleteBefore (a tick's list) on a
 // ledger of 1M sessions, half of them for sessions it does not hold.
@@ -168,10 +177,7 @@ func BenchmarkLedgerLookup(b *testing.B) {
 // about 21k sessions rewritten), and the worst case of everything in one
 // month and one shard (one object of 1M).
 func BenchmarkLedgerRecord(b *testing.B) {
-	for _, c := range []struct {
-		name           string
-		months, shards int
-	}{{"year-4-shards", 12, 4}, {"one-object", 1, 1}} {
+	for _, c := range ledgerShapes {
 		b.Run(c.name, func(b *testing.B) {
 			tbl, s, report := ledgerFixture(b, 1_000_000, c.months, c.shards)
 			ctx := context.Background()
@@ -180,15 +186,8 @@ func BenchmarkLedgerRecord(b *testing.B) {
 				ids[0] = append(ids[0], fmt.Sprintf("new-a-%020d", i))
 				ids[1] = append(ids[1], fmt.Sprintf("new-b-%020d", i))
 			}
-			runtime.GC()
-			var base runtime.MemStats
-			runtime.ReadMemStats(&base)
-			peak, stop := sampleHeap()
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := cpuTime()
 			i := 0
-			for b.Loop() {
+			benchOp(b, func() {
 				// Alternate, so that every iteration really rewrites the object.
 				if err := tbl.RetractComplete(ctx, s); err != nil {
 					b.Fatal(err)
@@ -197,11 +196,7 @@ func BenchmarkLedgerRecord(b *testing.B) {
 					b.Fatal(err)
 				}
 				i++
-			}
-			b.StopTimer()
-			b.ReportMetric(float64((cpuTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/op")
-			stop()
-			b.ReportMetric(float64(*peak-base.HeapInuse)/(1<<20), "peak-heap-MiB")
+			})
 			report()
 		})
 	}
@@ -213,10 +208,7 @@ func BenchmarkLedgerRecord(b *testing.B) {
 // when the whole ledger is one object.
 func BenchmarkLedgerReadFor(b *testing.B) {
 	const n, listed = 1_000_000, 10_000
-	for _, c := range []struct {
-		name           string
-		months, shards int
-	}{{"year-4-shards", 12, 4}, {"one-object", 1, 1}} {
+	for _, c := range ledgerShapes {
 		b.Run(c.name, func(b *testing.B) {
 			tbl, _, report := ledgerFixture(b, n, c.months, c.shards)
 			ctx := context.Background()

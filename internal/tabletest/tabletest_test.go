@@ -134,16 +134,11 @@ func TestReadShowsSwappedColumns(t *testing.T) {
 // the production writer writes is load's TestTabletestReadsTheWriter.)
 func parquetOf(t *testing.T, rec arrow.RecordBatch) []byte {
 	t.Helper()
+	tbl := array.NewTableFromRecords(rec.Schema(), []arrow.RecordBatch{rec})
+	defer tbl.Release()
 	var buf bytes.Buffer
-	fw, err := pqarrow.NewFileWriter(rec.Schema(), &buf, parquet.NewWriterProperties(),
-		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err == nil {
-		err = fw.Write(rec)
-	}
-	if err == nil {
-		err = fw.Close()
-	}
-	if err != nil {
+	if err := pqarrow.WriteTable(tbl, &buf, tbl.NumRows(), parquet.NewWriterProperties(),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -57,8 +57,10 @@
 // it in total; Override serves any body for a page. List requests go through
 // the same auth, rate limit and faults; ListRequests counts them. AddSession
 // starts a session at any time; SetSession replaces one (or adds it), and
-// EndOpen gives a copy whose open intervals have ended, so that tests of
-// incremental exports can move the world on between two ticks.
+// EndOpen gives a copy whose open intervals have ended (EndOngoing ends
+// every ongoing one of a set on the server), so that tests of incremental
+// exports can move the world on between two ticks. Session.StartTime is
+// when the list says a session started (DefaultStart unless set).
 //
 // Gauges (MaxInFlight, Requests, RateLimited, TokensAged, RequestURIs) and
 // Snapshot, the data as they
